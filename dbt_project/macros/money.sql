@@ -1,0 +1,21 @@
+{#- Money is DECIMAL end to end. Per-row costs keep 12 decimals (far below a cent), so
+    every sum over them is exact and reconciles to the cent with any other sum. -#}
+{% macro money(expr) -%}
+    cast({{ expr }} as decimal(24, 12))
+{%- endmacro %}
+
+{#- tokens x USD per million tokens, exactly: multiplying by 0.000001 keeps DECIMAL,
+    where dividing by 1e6 would turn it into a float. -#}
+{% macro usd_for_tokens(tokens, usd_per_mtok) -%}
+    (cast({{ tokens }} as decimal(18, 0)) * {{ usd_per_mtok }} * cast(0.000001 as decimal(7, 6)))
+{%- endmacro %}
+
+{#- Token cost from disjoint buckets: uncached input, cache reads, cache writes, output. -#}
+{% macro token_cost(uncached_input, cache_read, cache_write, output, price) -%}
+    {{ money(
+        usd_for_tokens(uncached_input, price ~ '.input_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(cache_read, price ~ '.cached_input_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(cache_write, price ~ '.cache_write_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(output, price ~ '.output_usd_per_mtok')
+    ) }}
+{%- endmacro %}

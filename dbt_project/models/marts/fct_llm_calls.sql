@@ -1,0 +1,57 @@
+-- One row per LLM request with its token buckets and its cost at the price in force.
+with calls as (
+
+    select * from {{ ref('int_llm_calls') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('int_model_prices') }}
+
+),
+
+priced as (
+
+    select
+        calls.*,
+        prices.valid_from as price_valid_from,
+        prices.input_usd_per_mtok,
+        prices.cached_input_usd_per_mtok,
+        prices.cache_write_usd_per_mtok,
+        prices.output_usd_per_mtok
+    from calls
+    left join prices
+        on calls.model = prices.model
+        and calls.provider = prices.provider
+        and calls.started_at >= prices.valid_from
+        and (prices.valid_to is null or calls.started_at < prices.valid_to)
+
+)
+
+select
+    call_id,
+    query_id,
+    execution_id,
+    agent_id,
+    workspace_id,
+    agent_name,
+    provider,
+    model,
+    started_at,
+    completed_at,
+    usage_date,
+    input_tokens,
+    uncached_input_tokens,
+    cached_input_tokens,
+    cache_write_tokens,
+    output_tokens,
+    total_tokens,
+    latency_ms,
+    call_status,
+    call_status = 'success' as is_success,
+    prompt_fingerprint,
+    {{ token_cost('uncached_input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'priced') }} as token_cost,
+    price_valid_from,
+    price_valid_from is not null as is_priced
+from priced

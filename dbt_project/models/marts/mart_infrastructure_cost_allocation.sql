@@ -1,0 +1,109 @@
+-- The seed's infrastructure_cost_allocation: every cost component per workspace x agent x
+-- day, with the day's total and the rolling 30-day total (the day and the 29 before it).
+-- Every agent has a row for every day the platform reported activity, zero when idle, so
+-- an idle agent's allocation is visible rather than absent.
+with executions as (
+
+    select
+        workspace_id,
+        agent_id,
+        usage_date,
+        count(*) as executions,
+        sum(cpu_cost) as cpu_cost,
+        sum(memory_cost) as memory_cost,
+        sum(gpu_cost) as gpu_cost,
+        sum(storage_cost) as storage_cost,
+        sum(network_cost) as network_cost,
+        sum(coalesce(token_cost, 0)) as token_cost
+    from {{ ref('fct_resource_utilization') }}
+    group by workspace_id, agent_id, usage_date
+
+),
+
+-- API cost is taken from the API log itself, not through executions, so a call whose
+-- execution is missing from the export is still charged to its agent.
+api_calls as (
+
+    select
+        workspace_id,
+        agent_id,
+        usage_date,
+        count(*) as api_calls,
+        sum(cost_usd) as api_cost
+    from {{ ref('fct_api_calls') }}
+    group by workspace_id, agent_id, usage_date
+
+),
+
+subjects as (
+
+    select workspace_id, agent_id from {{ ref('dim_agents') }}
+    union
+    select workspace_id, agent_id from executions
+    union
+    select workspace_id, agent_id from api_calls
+
+),
+
+days as (
+
+    select usage_date from executions
+    union
+    select usage_date from api_calls
+
+),
+
+daily as (
+
+    select
+        subjects.workspace_id,
+        subjects.agent_id,
+        days.usage_date,
+        coalesce(executions.executions, 0) as executions,
+        coalesce(api_calls.api_calls, 0) as api_calls,
+        {{ money('coalesce(executions.cpu_cost, 0)') }} as cpu_cost,
+        {{ money('coalesce(executions.memory_cost, 0)') }} as memory_cost,
+        {{ money('coalesce(executions.gpu_cost, 0)') }} as gpu_cost,
+        {{ money('coalesce(executions.storage_cost, 0)') }} as storage_cost,
+        {{ money('coalesce(executions.network_cost, 0)') }} as network_cost,
+        {{ money('coalesce(executions.token_cost, 0)') }} as token_cost,
+        {{ money('coalesce(api_calls.api_cost, 0)') }} as api_cost
+    from subjects
+    cross join days
+    left join executions
+        on subjects.workspace_id = executions.workspace_id
+        and subjects.agent_id = executions.agent_id
+        and days.usage_date = executions.usage_date
+    left join api_calls
+        on subjects.workspace_id = api_calls.workspace_id
+        and subjects.agent_id = api_calls.agent_id
+        and days.usage_date = api_calls.usage_date
+
+),
+
+totals as (
+
+    select
+        *,
+        {{ money('cpu_cost + memory_cost + gpu_cost + storage_cost + network_cost + token_cost + api_cost') }} as total_cost,
+        {{ dbt.datediff("cast('1970-01-01' as date)", 'usage_date', 'day') }} as day_number
+    from daily
+
+)
+
+select
+    workspace_id,
+    agent_id,
+    usage_date,
+    executions,
+    api_calls,
+    cpu_cost,
+    memory_cost,
+    gpu_cost,
+    storage_cost,
+    network_cost,
+    token_cost,
+    api_cost,
+    total_cost,
+    {{ money('sum(total_cost) over (partition by workspace_id, agent_id order by day_number range between 29 preceding and current row)') }} as rolling_30d_cost
+from totals

@@ -1,0 +1,112 @@
+-- The seed's token_budget_tracking view, per workspace x agent x day:
+--   daily_budget_usage_pct = daily tokens / daily token budget x 100
+--   rolling_30d_tokens     = tokens of the day and the 29 calendar days before it
+--   budget_status          = over_budget (> budget), near_limit (> 80%), within_budget
+-- plus the calendar-month token budget and the monthly cost budget (month to date).
+with budgets as (
+
+    select * from {{ ref('budgets') }}
+
+),
+
+usage as (
+
+    select
+        workspace_id,
+        agent_id,
+        usage_date,
+        cast(sum(input_tokens) as bigint) as daily_input_tokens,
+        cast(sum(output_tokens) as bigint) as daily_output_tokens,
+        cast(sum(total_tokens) as bigint) as daily_total_tokens,
+        sum(coalesce(token_cost, 0)) as daily_token_cost
+    from {{ ref('fct_resource_utilization') }}
+    group by workspace_id, agent_id, usage_date
+
+),
+
+costs as (
+
+    -- every cost component of the agent's day, as the cost allocation mart states it
+    select workspace_id, agent_id, usage_date, total_cost
+    from {{ ref('mart_infrastructure_cost_allocation') }}
+
+),
+
+days as (
+
+    select distinct usage_date from costs
+
+),
+
+daily as (
+
+    select
+        budgets.workspace_id,
+        budgets.agent_id,
+        days.usage_date,
+        cast({{ dbt.date_trunc('month', 'days.usage_date') }} as date) as budget_month,
+        coalesce(usage.daily_input_tokens, 0) as daily_input_tokens,
+        coalesce(usage.daily_output_tokens, 0) as daily_output_tokens,
+        coalesce(usage.daily_total_tokens, 0) as daily_total_tokens,
+        {{ money('coalesce(usage.daily_token_cost, 0)') }} as daily_token_cost,
+        {{ money('coalesce(costs.total_cost, 0)') }} as daily_total_cost,
+        budgets.daily_token_budget,
+        budgets.monthly_token_budget,
+        budgets.monthly_cost_budget_usd,
+        {{ dbt.datediff("cast('1970-01-01' as date)", 'days.usage_date', 'day') }} as day_number
+    from budgets
+    cross join days
+    left join usage
+        on budgets.workspace_id = usage.workspace_id
+        and budgets.agent_id = usage.agent_id
+        and days.usage_date = usage.usage_date
+    left join costs
+        on budgets.workspace_id = costs.workspace_id
+        and budgets.agent_id = costs.agent_id
+        and days.usage_date = costs.usage_date
+
+),
+
+windowed as (
+
+    select
+        *,
+        cast(sum(daily_total_tokens) over (
+            partition by workspace_id, agent_id order by day_number
+            range between 29 preceding and current row
+        ) as bigint) as rolling_30d_tokens,
+        cast(sum(daily_total_tokens) over (
+            partition by workspace_id, agent_id, budget_month order by day_number
+            rows between unbounded preceding and current row
+        ) as bigint) as month_to_date_tokens,
+        sum(daily_total_cost) over (
+            partition by workspace_id, agent_id, budget_month order by day_number
+            rows between unbounded preceding and current row
+        ) as month_to_date_cost
+    from daily
+
+)
+
+select
+    workspace_id,
+    agent_id,
+    usage_date,
+    daily_input_tokens,
+    daily_output_tokens,
+    daily_total_tokens,
+    daily_token_cost,
+    daily_token_budget,
+    cast(daily_total_tokens as double) * 100 / nullif(daily_token_budget, 0) as daily_budget_usage_pct,
+    rolling_30d_tokens,
+    {{ budget_status('daily_total_tokens', 'daily_token_budget') }} as budget_status,
+    budget_month,
+    month_to_date_tokens,
+    monthly_token_budget,
+    cast(month_to_date_tokens as double) * 100 / nullif(monthly_token_budget, 0) as monthly_budget_usage_pct,
+    {{ budget_status('month_to_date_tokens', 'monthly_token_budget') }} as monthly_budget_status,
+    daily_total_cost,
+    {{ money('month_to_date_cost') }} as month_to_date_cost,
+    monthly_cost_budget_usd,
+    round(cast(month_to_date_cost as double) * 100 / nullif(cast(monthly_cost_budget_usd as double), 0), 6) as cost_budget_usage_pct,
+    {{ budget_status('month_to_date_cost', 'monthly_cost_budget_usd') }} as cost_budget_status
+from windowed

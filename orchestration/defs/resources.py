@@ -1,0 +1,18 @@
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from orchestration.project import dbt_project
+from orchestration.settings import DUCKDB_PATH
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            # Connections are opened per step and closed straight after: DuckDB allows one
+            # writer per file, and dbt needs the file as soon as ingest is done.
+            "duckdb": DuckDBResource(database=str(DUCKDB_PATH)),
+            "dbt": DbtCliResource(project_dir=dbt_project),
+        }
+    )

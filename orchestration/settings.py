@@ -1,0 +1,34 @@
+"""Paths and knobs, from environment variables with working defaults.
+
+Everything that differs between a laptop, CI and a server is read here once, so the
+rest of the code never touches os.environ directly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+# The warehouse file. dbt reads the same variable (profiles.yml), so we export the
+# resolved absolute path: dbt runs with dbt_project/ as its working directory and a
+# relative path would otherwise point somewhere else.
+DUCKDB_PATH = _path_from_env("DUCKDB_PATH", REPO_ROOT / "data" / "warehouse.duckdb")
+os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)
+
+# Landing zone the ingest assets and the new-file sensor read.
+RAW_DATA_DIR = _path_from_env("RAW_DATA_DIR", REPO_ROOT / "data" / "raw")
+
+# First export day the daily partitions cover.
+PARTITIONS_START_DATE = os.environ.get("WAREHOUSE_START_DATE", "2026-10-01")
+
+# Timestamps further than this in the future (vs. load time) are rejected as clock errors.
+MAX_FUTURE_SKEW_HOURS = int(os.environ.get("MAX_FUTURE_SKEW_HOURS", "24"))
