@@ -9,6 +9,7 @@ when one is set (so the run shows in the UI) or an ephemeral one otherwise.
 """
 
 import argparse
+import subprocess
 import sys
 import time
 from datetime import date
@@ -53,7 +54,8 @@ def build(start: str | None, end: str | None) -> int:
     last = end or days[-1].isoformat()
 
     # Definitions need the dbt manifest; `dagster dev` prepares it itself, here we do.
-    dbt_project.preparer.prepare(dbt_project)
+    subprocess.run([settings.DBT_EXECUTABLE, "parse", "--quiet", "--profiles-dir", "."],
+                   cwd=dbt_project.project_dir, check=True)
     from orchestration.defs.schedules.jobs import partition_range_tags
     from orchestration.definitions import defs
 

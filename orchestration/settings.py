@@ -7,6 +7,8 @@ rest of the code never touches os.environ directly.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +34,12 @@ PARTITIONS_START_DATE = os.environ.get("WAREHOUSE_START_DATE", "2026-10-01")
 
 # Timestamps further than this in the future (vs. load time) are rejected as clock errors.
 MAX_FUTURE_SKEW_HOURS = int(os.environ.get("MAX_FUTURE_SKEW_HOURS", "24"))
+
+
+def _dbt_executable() -> str:
+    """dbt from this interpreter's environment, so a venv works without being activated."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE") or _dbt_executable()

@@ -3,7 +3,7 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.project import dbt_project
-from orchestration.settings import DUCKDB_PATH
+from orchestration.settings import DBT_EXECUTABLE, DUCKDB_PATH
 
 
 @dg.definitions
@@ -13,6 +13,6 @@ def resources() -> dg.Definitions:
             # Connections are opened per step and closed straight after: DuckDB allows one
             # writer per file, and dbt needs the file as soon as ingest is done.
             "duckdb": DuckDBResource(database=str(DUCKDB_PATH)),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         }
     )

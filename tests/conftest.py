@@ -1,0 +1,54 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "fixtures" / "tiny"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """Definitions are built from dbt's manifest; `dagster dev` makes it, tests must."""
+    subprocess.run(
+        [str(BIN / "dbt"), "parse", "--quiet", "--profiles-dir", "."],
+        cwd=REPO / "dbt_project", check=True,
+    )
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO, timeout: int = 600):
+    """Run a real command; fail the test with its output when it fails."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def copy_dbt_project(dest: Path, seeds_from: Path | None = None) -> Path:
+    """A throwaway copy of the dbt project, optionally with other agents/budgets seeds."""
+    project = dest / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    if seeds_from:
+        for seed in seeds_from.glob("*.csv"):
+            shutil.copy(seed, project / "seeds" / seed.name)
+    return project
+
+
+def mart_fingerprints(database: Path) -> dict[str, tuple[int, str]]:
+    """(row count, md5 over every row in a fixed order) for every table in marts."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as conn:
+        tables = [t for (t,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        return {
+            t: conn.execute(
+                f"select count(*), md5(coalesce(string_agg(r::varchar, '\n' order by r::varchar), '')) from marts.{t} r"
+            ).fetchone()
+            for t in tables
+        }

@@ -1,0 +1,76 @@
+"""The Dagster graph as an operator sees it: groups, lineage, checks, job, schedule, sensor."""
+
+import json
+import shutil
+
+import dagster as dg
+import pytest
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def repo():
+    from orchestration.definitions import defs
+
+    return defs.get_repository_def()
+
+
+def test_graph_runs_from_raw_exports_to_marts_grouped_by_layer(repo):
+    graph = repo.asset_graph
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert {g for g in groups.values()} == {"raw", "reference", "staging", "intermediate", "marts"}
+    for mart in ("fct_resource_utilization", "mart_daily_usage", "mart_token_budget_tracking",
+                 "mart_infrastructure_cost_allocation"):
+        assert groups[f"marts/{mart}"] == "marts"
+    # lineage: daily usage reaches back to every raw export and to the rate card
+    ancestors = graph.get_ancestor_asset_keys(dg.AssetKey(["marts", "mart_daily_usage"]))
+    assert {dg.AssetKey(["raw", s]) for s in ("executions", "llm_calls", "api_calls")} <= set(ancestors)
+    assert dg.AssetKey(["reference", "compute_rate_card"]) in set(ancestors)
+
+
+def test_dbt_tests_are_asset_checks_and_every_raw_asset_has_a_conservation_check(repo):
+    checks = {(c.asset_key.to_user_string(), c.name) for c in repo.asset_graph.asset_check_keys}
+    for source in ("executions", "llm_calls", "api_calls"):
+        assert (f"raw/{source}", "rows_conserved") in checks
+    assert ("marts/fct_resource_utilization", "unique_fct_resource_utilization_execution_id") in checks
+    assert len(checks) > 50
+
+
+def test_raw_loads_are_daily_partitioned_with_single_run_backfills(repo):
+    node = repo.asset_graph.get(dg.AssetKey(["raw", "executions"]))
+    assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+    assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_daily_schedule_targets_the_warehouse_job(repo):
+    schedule = repo.get_schedule_def("daily_warehouse_schedule")
+    assert schedule.job_name == "warehouse_job" and schedule.cron_schedule == "0 2 * * *"
+    job = repo.get_job("warehouse_job")
+    assert job.executor_def.name == "in_process"
+
+
+def test_sensor_launches_one_run_over_the_days_with_new_files_and_then_rests(repo, tmp_path, monkeypatch):
+    from orchestration import settings
+
+    raw = tmp_path / "raw"
+    shutil.copytree(TINY / "raw", raw)
+    (raw / "llm_calls" / "notes.txt").write_text("no date in this name")
+    monkeypatch.setattr(settings, "RAW_DATA_DIR", raw)
+    sensor = repo.get_sensor_def("new_export_files_sensor")
+
+    with dg.instance_for_test() as instance:
+        first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert len(first.run_requests) == 1
+        tags = first.run_requests[0].tags
+        assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2026-10-31", "2026-11-01")
+
+        second = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert not second.run_requests and "no new or changed" in second.skip_message
+
+        (raw / "api_calls" / "api_calls_2026-11-01.csv").write_text(
+            (raw / "api_calls" / "api_calls_2026-11-01.csv").read_text() + "\n")
+        third = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=second.cursor or first.cursor))
+        tags = third.run_requests[0].tags
+        assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2026-11-01", "2026-11-01")
+        assert "notes.txt" not in json.dumps(tags)
