@@ -26,6 +26,12 @@ def _path_from_env(name: str, default: Path) -> Path:
 DUCKDB_PATH = _path_from_env("DUCKDB_PATH", REPO_ROOT / "data" / "warehouse.duckdb")
 os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)
 
+# On-disk format of a newly created warehouse file. DuckDB 2.0 writes a format that the
+# 1.x clients BI tools and the PyPI DuckDB CLI still ship cannot open; v1.4.0 keeps the
+# file readable by them. Set to "latest" to use the newest format.
+DUCKDB_STORAGE_VERSION = os.environ.get("DUCKDB_STORAGE_VERSION", "v1.4.0")
+os.environ["DUCKDB_STORAGE_VERSION"] = DUCKDB_STORAGE_VERSION
+
 # Landing zone the ingest assets and the new-file sensor read.
 RAW_DATA_DIR = _path_from_env("RAW_DATA_DIR", REPO_ROOT / "data" / "raw")
 

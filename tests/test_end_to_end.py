@@ -163,3 +163,12 @@ def test_plain_dagster_cli_materializes_a_partition_range_then_the_models(tmp_pa
     with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
         got = conn.execute("select count(*), min(usage_date)::varchar, max(usage_date)::varchar from marts.fct_resource_utilization").fetchone()
     assert got == (expected, "2026-10-15", "2026-10-17")
+
+
+def test_the_duckdb_cli_analysts_use_can_read_the_warehouse(built):
+    _, env, _ = built
+    proc = run([str(BIN / "duckdb"), "-readonly", "-csv", env["DUCKDB_PATH"], "-c",
+                "select count(*) from marts.fct_resource_utilization"])
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
+        expected = conn.execute("select count(*) from marts.fct_resource_utilization").fetchone()[0]
+    assert proc.stdout.strip().splitlines()[-1] == str(expected)

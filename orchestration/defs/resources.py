@@ -3,7 +3,7 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.project import dbt_project
-from orchestration.settings import DBT_EXECUTABLE, DUCKDB_PATH
+from orchestration.settings import DBT_EXECUTABLE, DUCKDB_PATH, DUCKDB_STORAGE_VERSION
 
 
 @dg.definitions
@@ -12,7 +12,10 @@ def resources() -> dg.Definitions:
         resources={
             # Connections are opened per step and closed straight after: DuckDB allows one
             # writer per file, and dbt needs the file as soon as ingest is done.
-            "duckdb": DuckDBResource(database=str(DUCKDB_PATH)),
+            "duckdb": DuckDBResource(
+                database=str(DUCKDB_PATH),
+                connection_config={"storage_compatibility_version": DUCKDB_STORAGE_VERSION},
+            ),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         }
     )
