@@ -22,6 +22,7 @@ from .sources import DUCKDB_TYPES, SOURCES, SourceSpec
 LINEAGE_COLUMNS = {
     "_source_file": "VARCHAR",
     "_line_number": "BIGINT",
+    "_record_locator": "VARCHAR",  # where in a JSON document the record sat (paged exports)
     "_file_sha256": "VARCHAR",
     "_export_date": "DATE",
     "_loaded_at": "TIMESTAMP",
@@ -34,6 +35,8 @@ _ARROW_TYPES = {
     "decimal": pa.decimal128(20, 10),
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("us"),
+    "epoch": pa.timestamp("us"),
+    "json": pa.string(),
 }
 
 
@@ -56,6 +59,14 @@ def ensure_raw_schema(conn) -> None:
         columns = [f"{f.column} {DUCKDB_TYPES[f.type]}" for f in spec.fields]
         columns += [f"{name} {kind}" for name, kind in LINEAGE_COLUMNS.items()]
         conn.execute(f"create table if not exists {spec.table} ({', '.join(columns)})")
+        # a warehouse created before a column existed gets it added (as null for old rows)
+        existing = {c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+            [spec.name]).fetchall()}
+        for column in columns:
+            name, kind = column.split(" ", 1)
+            if name not in existing:
+                conn.execute(f"alter table {spec.table} add column {name} {kind}")
     conn.execute(
         """
         create table if not exists raw.rejects (
@@ -178,6 +189,7 @@ def _arrow_batch(spec: SourceSpec, rows, report: FileLoad, loaded_at: datetime) 
     n = len(rows)
     arrays["_source_file"] = pa.array([report.source_file] * n, pa.string())
     arrays["_line_number"] = pa.array([r["_line_number"] for r in rows], pa.int64())
+    arrays["_record_locator"] = pa.array([r["_record_locator"] for r in rows], pa.string())
     arrays["_file_sha256"] = pa.array([report.file_sha256] * n, pa.string())
     arrays["_export_date"] = pa.array([report.export_date] * n, pa.date32())
     arrays["_loaded_at"] = pa.array([loaded_at] * n, pa.timestamp("us"))

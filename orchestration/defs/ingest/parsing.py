@@ -62,6 +62,26 @@ def read_bytes(path: Path) -> bytes:
 
 
 def _coerce(f: Field, value: Any, now: datetime, max_future: timedelta) -> Any:
+    if f.type == "json":
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        try:
+            return json.dumps(json.loads(str(value)), sort_keys=True, separators=(",", ":"))
+        except json.JSONDecodeError:
+            raise FieldError(f"{f.column}: not valid JSON: {str(value)[:40]!r}") from None
+    if f.unit and isinstance(value, str):
+        text = value.strip()
+        if text.endswith(f.unit):
+            value = text[: -len(f.unit)].strip()
+    if f.type == "epoch":
+        seconds = _number(f, value)
+        try:
+            ts = datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise FieldError(f"{f.column}: {value} is not a valid epoch time") from None
+        if ts > now + max_future:
+            raise FieldError(f"{f.column}: {ts.isoformat()} is in the future (clock or timezone error)")
+        return ts.replace(tzinfo=None)
     if f.type == "str":
         if isinstance(value, (dict, list)):
             raise FieldError(f"{f.column}: expected a string, got {type(value).__name__}")
@@ -108,8 +128,11 @@ def _number(f: Field, value: Any) -> Decimal:
 def _timestamp(f: Field, value: Any, now: datetime, max_future: timedelta) -> datetime:
     if not isinstance(value, str):
         raise FieldError(f"{f.column}: expected an ISO-8601 timestamp, got {value!r}")
+    text = value.strip()
+    if len(text) >= 10 and text[4] == "/" and text[7] == "/":
+        text = text[:4] + "-" + text[5:7] + "-" + text[8:]  # nvidia-smi writes 2026/10/15 09:00:00.000
     try:
-        ts = datetime.fromisoformat(value.strip())
+        ts = datetime.fromisoformat(text)
     except ValueError:
         raise FieldError(f"{f.column}: not an ISO-8601 timestamp: {value[:40]!r}") from None
     # Exports without an offset are UTC by convention of every source we read.
@@ -139,10 +162,12 @@ def validate_record(
     row: dict[str, Any] = {}
     errors: list[str] = []
     for f in spec.fields:
-        value = _lookup(record, f.path)
+        value = record.get(".".join(f.path)) if spec.format == "csv" else _lookup(record, f.path)
         if value is _MISSING:
             errors.append(f"{f.column}: parent of {'.'.join(f.path)} is not an object")
             continue
+        if isinstance(value, str) and value.strip() in spec.null_tokens:
+            value = None
         if value is None or (isinstance(value, str) and value.strip() == ""):
             if f.required:
                 errors.append(f"{f.column}: required field {'.'.join(f.path)} is missing")
@@ -187,6 +212,39 @@ def _jsonl_records(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
         yield number, text, record, None
 
 
+def _json_documents(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
+    """A file holding one JSON document, or JSON Lines of documents (a paged API dump)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        try:
+            yield 1, text, json.loads(text, parse_float=Decimal), None
+            return
+        except json.JSONDecodeError:
+            pass  # not one document: read it as one document per line
+    yield from _jsonl_records(data)
+
+
+def _json_records(data: bytes, spec: SourceSpec) -> Iterator[tuple[int, str, Any, str | None]]:
+    """Flatten each document into its records; the locator goes in front of the payload."""
+    for number, payload, document, error in _json_documents(data):
+        if error is not None:
+            yield number, payload, None, error
+            continue
+        try:
+            records = list(spec.extract(document))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            yield number, payload[:2000], None, f"document does not have the {spec.name} shape: {exc!r}"
+            continue
+        for locator, record in records:
+            text = json.dumps(record, default=str)
+            yield number, f"{locator} {text}", record, None
+
+
 def _csv_records(data: bytes, spec: SourceSpec) -> Iterator[tuple[int, str, Any, str | None]]:
     text = data.decode("utf-8-sig", errors="surrogateescape")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -214,7 +272,7 @@ def _csv_records(data: bytes, spec: SourceSpec) -> Iterator[tuple[int, str, Any,
         if len(values) != len(header):
             yield number, payload, None, f"expected {len(header)} fields, got {len(values)}"
             continue
-        yield number, payload, dict(zip(header, values)), None
+        yield number, payload, dict(zip(header, (v.strip() for v in values))), None
 
 
 def parse_bytes(
@@ -226,21 +284,25 @@ def parse_bytes(
     now = now or datetime.now(timezone.utc)
     result = ParseResult()
     seen_keys: dict[Any, int] = {}
-    records = _jsonl_records(data) if spec.format == "jsonl" else _csv_records(data, spec)
-    for number, payload, record, error in records:
+    readers = {"jsonl": _jsonl_records, "csv": lambda d: _csv_records(d, spec), "json": lambda d: _json_records(d, spec)}
+    key_columns = (spec.key,) if isinstance(spec.key, str) else (spec.key or ())
+    for number, payload, record, error in readers[spec.format](data):
         result.rows_read += 1
         if error is None:
             row, error = validate_record(spec, record, now, max_future)
-        if error is None:
-            key = row[spec.key]
+        if error is None and key_columns:
+            key = tuple(row[c] for c in key_columns)
             if key in seen_keys:
-                error = f"duplicate {spec.key} {key!r} (first seen on line {seen_keys[key]})"
+                shown = key[0] if len(key) == 1 else key
+                error = f"duplicate {'/'.join(key_columns)} {shown!r} (first seen on line {seen_keys[key]})"
             else:
                 seen_keys[key] = number
         if error is not None:
-            result.rejects.append(Reject(number, error, payload))
+            locator = payload.split(" ", 1)[0] if spec.format == "json" and record is not None else None
+            result.rejects.append(Reject(number, f"at {locator}: {error}" if locator else error, payload))
             continue
         row["_line_number"] = number
+        row["_record_locator"] = payload.split(" ", 1)[0] if spec.format == "json" else None
         result.rows.append(row)
     return result
 

@@ -8,9 +8,11 @@ generic over specs, so adding a source is adding a spec here (and a dbt staging 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal
 
-FieldType = Literal["str", "int", "float", "decimal", "bool", "timestamp"]
+# epoch: seconds since 1970-01-01 UTC (as the OpenAI and Anthropic report APIs page by);
+# json: an object or array kept as JSON text (e.g. FOCUS Tags).
+FieldType = Literal["str", "int", "float", "decimal", "bool", "timestamp", "epoch", "json"]
 
 # DuckDB column type per field type. Money is DECIMAL so that it reconciles to the cent.
 DUCKDB_TYPES: dict[str, str] = {
@@ -20,6 +22,8 @@ DUCKDB_TYPES: dict[str, str] = {
     "decimal": "DECIMAL(20,10)",
     "bool": "BOOLEAN",
     "timestamp": "TIMESTAMP",  # always UTC; offsets are converted on the way in
+    "epoch": "TIMESTAMP",
+    "json": "VARCHAR",
 }
 
 # A single LLM request over 10M tokens, or an execution over 100M, is a unit or
@@ -38,19 +42,29 @@ class Field:
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] | None = None
+    unit: str | None = None  # a unit suffix the export appends to values ("3 %", "1234 MiB")
 
 
 RowCheck = tuple[Callable[[dict[str, Any]], bool], str]
 
 
+# For "json" sources: turns one parsed JSON document (a file, or one line of a paged dump)
+# into its records, each with a locator saying where in the document it sits.
+RecordExtractor = Callable[[Any], Iterator[tuple[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     name: str  # raw table name, and the folder under data/raw/
-    format: Literal["jsonl", "csv"]
-    key: str  # column that identifies a row (duplicates by key are rejected)
+    format: Literal["jsonl", "csv", "json"]
+    # column(s) identifying a record; a second record with the same key in one file is
+    # rejected. None where the export has no natural key.
+    key: str | tuple[str, ...] | None
     fields: tuple[Field, ...]
     row_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
     description: str = ""
+    extract: RecordExtractor | None = None  # required for format "json"
+    null_tokens: tuple[str, ...] = ()  # strings that mean null in this export ("NULL", "[N/A]")
 
     @property
     def table(self) -> str:
@@ -62,7 +76,8 @@ class SourceSpec:
 
 
 def F(column: str, path: str | None = None, type: FieldType = "str", **kwargs: Any) -> Field:
-    """Shorthand: path is dotted ('llm_resources.input_tokens'); defaults to the column."""
+    """Shorthand: path is dotted ('llm_resources.input_tokens'); defaults to the column.
+    For CSV sources the path is the header name as written, dots included."""
     return Field(column, tuple((path or column).split(".")), type, **kwargs)
 
 
@@ -179,4 +194,10 @@ API_CALLS = SourceSpec(
     ),
 )
 
-SOURCES: dict[str, SourceSpec] = {s.name: s for s in (EXECUTIONS, LLM_CALLS, API_CALLS)}
+# The other source families live in their own modules; they import the helpers above.
+from .sources_infra import INFRA_SOURCES  # noqa: E402
+from .sources_providers import PROVIDER_SOURCES  # noqa: E402
+
+SOURCES: dict[str, SourceSpec] = {
+    s.name: s for s in (EXECUTIONS, LLM_CALLS, API_CALLS, *PROVIDER_SOURCES, *INFRA_SOURCES)
+}
