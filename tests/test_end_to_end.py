@@ -54,7 +54,8 @@ def test_build_populates_every_mart_and_keeps_every_row(built):
         for mart in MARTS:
             assert count(f"marts.{mart}") > 0, mart
         assert count("raw.executions") == count("marts.fct_resource_utilization") == len(executions)
-        assert count("raw.llm_calls") == count("marts.fct_llm_calls") == len(calls)
+        assert count("raw.llm_calls") + count("raw.litellm_spend_logs") + count("raw.otel_genai_spans") == count("marts.fct_llm_calls")
+        assert count("raw.llm_calls") == len(calls)
         assert count("raw.api_calls") == count("marts.fct_api_calls") == len(api_rows)
         assert count("raw.rejects") == 0
         # conservation, file by file, against line counts taken here
@@ -75,16 +76,30 @@ def test_money_reconciles_with_the_raw_exports(built):
     tokens = Counter()
     for e in _jsonl("executions"):
         tokens[e["agent_id"]] += e["llm_resources"]["total_tokens"]
+    # calls made outside executions count against the agent's budget too
+    for path in sorted((SAMPLE / "litellm_spend_logs").glob("*.json")):
+        for row in json.loads(path.read_text()):
+            tokens[row["agent_id"]] += row["total_tokens"]
+    for path in sorted((SAMPLE / "otel_genai_spans").glob("*.json")):
+        for rs in json.loads(path.read_text())["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for span in ss["spans"]:
+                    attrs = {a["key"]: a["value"] for a in span["attributes"]}
+                    if "gen_ai.agent.id" in attrs:
+                        tokens[attrs["gen_ai.agent.id"]["stringValue"]] += int(
+                            attrs["gen_ai.usage.input_tokens"]["intValue"]) + int(attrs["gen_ai.usage.output_tokens"]["intValue"])
     with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
         allocated_api, allocated_total = conn.execute(
             "select sum(api_cost), sum(total_cost) from marts.mart_infrastructure_cost_allocation").fetchone()
         execution_total_without_api, = conn.execute(
             "select sum(total_cost - api_cost) from marts.fct_resource_utilization").fetchone()
+        outside_executions, = conn.execute(
+            "select coalesce(sum(token_cost), 0) from marts.fct_llm_calls where is_outside_executions").fetchone()
         budget_tokens = dict(conn.execute(
             "select agent_id, sum(daily_total_tokens) from marts.mart_token_budget_tracking group by 1").fetchall())
         usage_total, = conn.execute("select sum(total_cost) from marts.mart_daily_usage").fetchone()
     assert allocated_api == api_cost  # exact, not rounded: DECIMAL end to end
-    assert round(allocated_total, 2) == round(execution_total_without_api + api_cost, 2)
+    assert round(allocated_total, 2) == round(execution_total_without_api + outside_executions + api_cost, 2)
     assert round(usage_total, 2) == round(allocated_total, 2)
     assert budget_tokens == dict(tokens) | {a: 0 for a in budget_tokens if a not in tokens}
 

@@ -1,5 +1,5 @@
 -- Money is conserved: the cost allocation mart allocates exactly the costs it is built
--- from (execution costs + the API log), component by component, to the cent; and each
+-- from (execution costs + LLM calls outside executions + the API log), component by component, to the cent; and each
 -- row's total is the sum of its components.
 with allocated as (
 
@@ -27,6 +27,12 @@ api as (
 
 ),
 
+outside_executions as (
+
+    select sum(coalesce(token_cost, 0)) as token from {{ ref('fct_llm_calls') }} where is_outside_executions
+
+),
+
 row_totals as (
 
     select count(*) as bad_rows
@@ -39,14 +45,15 @@ select *
 from allocated
 cross join source_costs
 cross join api
+cross join outside_executions
 cross join row_totals
 where round(allocated.cpu, 2) <> round(source_costs.cpu, 2)
    or round(allocated.memory, 2) <> round(source_costs.memory, 2)
    or round(allocated.gpu, 2) <> round(source_costs.gpu, 2)
    or round(allocated.storage, 2) <> round(source_costs.storage, 2)
    or round(allocated.network, 2) <> round(source_costs.network, 2)
-   or round(allocated.token, 2) <> round(source_costs.token, 2)
+   or round(allocated.token, 2) <> round(source_costs.token + coalesce(outside_executions.token, 0), 2)
    or round(allocated.api, 2) <> round(coalesce(api.api, 0), 2)
    or round(allocated.total, 2) <> round(source_costs.cpu + source_costs.memory + source_costs.gpu + source_costs.storage
-        + source_costs.network + source_costs.token + coalesce(api.api, 0), 2)
+        + source_costs.network + source_costs.token + coalesce(outside_executions.token, 0) + coalesce(api.api, 0), 2)
    or row_totals.bad_rows > 0

@@ -1,4 +1,7 @@
--- One row per LLM request with its token buckets and its cost at the price in force.
+-- One row per LLM request from every call log (platform gateway, LiteLLM, OpenTelemetry)
+-- with disjoint token buckets and its cost at the price in force at the call's start.
+-- An unknown model is kept with token_cost null and is_priced false (see
+-- mart_unpriced_models).
 with calls as (
 
     select * from {{ ref('int_llm_calls') }}
@@ -45,13 +48,20 @@ select
     uncached_input_tokens,
     cached_input_tokens,
     cache_write_tokens,
+    cache_write_1h_tokens,
     output_tokens,
+    reasoning_tokens,
     total_tokens,
     latency_ms,
     call_status,
     call_status = 'success' as is_success,
     prompt_fingerprint,
     {{ token_cost('uncached_input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'priced') }} as token_cost,
+    reported_cost_usd,
     price_valid_from,
-    price_valid_from is not null as is_priced
+    price_valid_from is not null as is_priced,
+    source_system,
+    source_system <> 'agent_platform' as is_outside_executions,
+    source_file,
+    source_record
 from priced

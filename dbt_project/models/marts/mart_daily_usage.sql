@@ -62,9 +62,35 @@ call_daily as (
         count(*) as llm_calls,
         sum(case when is_success then 0 else 1 end) as failed_llm_calls,
         avg(latency_ms) as avg_llm_latency_ms
-    from {{ ref('fct_llm_calls') }}
-    where agent_id is not null
+    from (
+        select
+            coalesce(workspace_id, '(unattributed)') as workspace_id,
+            coalesce(agent_id, '(unattributed)') as agent_id,
+            model, usage_date, is_success, latency_ms
+        from {{ ref('fct_llm_calls') }}
+    ) as calls
     group by workspace_id, agent_id, model, usage_date
+
+),
+
+outside_daily as (
+
+    -- LLM calls no execution covers (LiteLLM, OpenTelemetry)
+    select
+        coalesce(workspace_id, '(unattributed)') as workspace_id,
+        coalesce(agent_id, '(unattributed)') as agent_id,
+        model,
+        usage_date,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(uncached_input_tokens) as bigint) as uncached_input_tokens,
+        cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
+        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(total_tokens) as bigint) as total_tokens,
+        sum(coalesce(token_cost, 0)) as token_cost
+    from {{ ref('fct_llm_calls') }}
+    where is_outside_executions
+    group by coalesce(workspace_id, '(unattributed)'), coalesce(agent_id, '(unattributed)'), model, usage_date
 
 ),
 
@@ -90,6 +116,8 @@ grain as (
     select workspace_id, agent_id, model, usage_date from call_daily
     union
     select workspace_id, agent_id, model, usage_date from api_daily
+    union
+    select workspace_id, agent_id, model, usage_date from outside_daily
 
 ),
 
@@ -107,12 +135,13 @@ joined as (
         coalesce(c.failed_llm_calls, 0) as failed_llm_calls,
         c.avg_llm_latency_ms,
         coalesce(a.api_calls, 0) as api_calls,
-        coalesce(e.input_tokens, 0) as input_tokens,
-        coalesce(e.uncached_input_tokens, 0) as uncached_input_tokens,
-        coalesce(e.cached_input_tokens, 0) as cached_input_tokens,
-        coalesce(e.output_tokens, 0) as output_tokens,
-        coalesce(e.total_tokens, 0) as total_tokens,
-        {{ money('coalesce(e.token_cost, 0)') }} as token_cost,
+        coalesce(e.input_tokens, 0) + coalesce(o.input_tokens, 0) as input_tokens,
+        coalesce(e.uncached_input_tokens, 0) + coalesce(o.uncached_input_tokens, 0) as uncached_input_tokens,
+        coalesce(e.cached_input_tokens, 0) + coalesce(o.cached_input_tokens, 0) as cached_input_tokens,
+        coalesce(o.cache_write_tokens, 0) as cache_write_tokens,
+        coalesce(e.output_tokens, 0) + coalesce(o.output_tokens, 0) as output_tokens,
+        coalesce(e.total_tokens, 0) + coalesce(o.total_tokens, 0) as total_tokens,
+        {{ money('coalesce(e.token_cost, 0) + coalesce(o.token_cost, 0)') }} as token_cost,
         {{ money('coalesce(e.cpu_cost, 0)') }} as cpu_cost,
         {{ money('coalesce(e.memory_cost, 0)') }} as memory_cost,
         {{ money('coalesce(e.gpu_cost, 0)') }} as gpu_cost,
@@ -129,6 +158,9 @@ joined as (
     left join api_daily as a
         on grain.workspace_id = a.workspace_id and grain.agent_id = a.agent_id
         and grain.model = a.model and grain.usage_date = a.usage_date
+    left join outside_daily as o
+        on grain.workspace_id = o.workspace_id and grain.agent_id = o.agent_id
+        and grain.model = o.model and grain.usage_date = o.usage_date
 
 )
 

@@ -35,6 +35,23 @@ api_calls as (
 
 ),
 
+-- LLM calls that no execution record covers (LiteLLM, OpenTelemetry): their token cost is
+-- charged to their agent; a call whose agent is unknown goes to '(unattributed)' rather
+-- than being lost.
+outside_executions as (
+
+    select
+        coalesce(workspace_id, '(unattributed)') as workspace_id,
+        coalesce(agent_id, '(unattributed)') as agent_id,
+        usage_date,
+        count(*) as llm_calls,
+        sum(coalesce(token_cost, 0)) as token_cost
+    from {{ ref('fct_llm_calls') }}
+    where is_outside_executions
+    group by coalesce(workspace_id, '(unattributed)'), coalesce(agent_id, '(unattributed)'), usage_date
+
+),
+
 subjects as (
 
     select workspace_id, agent_id from {{ ref('dim_agents') }}
@@ -42,6 +59,8 @@ subjects as (
     select workspace_id, agent_id from executions
     union
     select workspace_id, agent_id from api_calls
+    union
+    select workspace_id, agent_id from outside_executions
 
 ),
 
@@ -50,6 +69,8 @@ days as (
     select usage_date from executions
     union
     select usage_date from api_calls
+    union
+    select usage_date from outside_executions
 
 ),
 
@@ -66,7 +87,8 @@ daily as (
         {{ money('coalesce(executions.gpu_cost, 0)') }} as gpu_cost,
         {{ money('coalesce(executions.storage_cost, 0)') }} as storage_cost,
         {{ money('coalesce(executions.network_cost, 0)') }} as network_cost,
-        {{ money('coalesce(executions.token_cost, 0)') }} as token_cost,
+        {{ money('coalesce(executions.token_cost, 0) + coalesce(outside_executions.token_cost, 0)') }} as token_cost,
+        {{ money('coalesce(outside_executions.token_cost, 0)') }} as token_cost_outside_executions,
         {{ money('coalesce(api_calls.api_cost, 0)') }} as api_cost
     from subjects
     cross join days
@@ -78,6 +100,10 @@ daily as (
         on subjects.workspace_id = api_calls.workspace_id
         and subjects.agent_id = api_calls.agent_id
         and days.usage_date = api_calls.usage_date
+    left join outside_executions
+        on subjects.workspace_id = outside_executions.workspace_id
+        and subjects.agent_id = outside_executions.agent_id
+        and days.usage_date = outside_executions.usage_date
 
 ),
 
@@ -103,6 +129,7 @@ select
     storage_cost,
     network_cost,
     token_cost,
+    token_cost_outside_executions,
     api_cost,
     total_cost,
     {{ money('sum(total_cost) over (partition by workspace_id, agent_id order by day_number range between 29 preceding and current row)') }} as rolling_30d_cost

@@ -9,6 +9,18 @@ with budgets as (
 
 ),
 
+-- an agent's tokens: its executions, plus its LLM calls that no execution covers
+token_events as (
+
+    select workspace_id, agent_id, usage_date, input_tokens, output_tokens, total_tokens, token_cost
+    from {{ ref('fct_resource_utilization') }}
+    union all
+    select workspace_id, agent_id, usage_date, input_tokens, output_tokens, total_tokens, token_cost
+    from {{ ref('fct_llm_calls') }}
+    where is_outside_executions and agent_id is not null
+
+),
+
 usage as (
 
     select
@@ -19,7 +31,7 @@ usage as (
         cast(sum(output_tokens) as bigint) as daily_output_tokens,
         cast(sum(total_tokens) as bigint) as daily_total_tokens,
         sum(coalesce(token_cost, 0)) as daily_token_cost
-    from {{ ref('fct_resource_utilization') }}
+    from token_events
     group by workspace_id, agent_id, usage_date
 
 ),

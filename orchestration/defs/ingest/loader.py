@@ -16,8 +16,8 @@ from typing import Iterable
 
 import pyarrow as pa
 
-from .parsing import Reject, export_date_of, parse_bytes, read_bytes
-from .sources import DUCKDB_TYPES, SOURCES, SourceSpec
+from .parsing import Reject, decimal_precision, export_date_of, parse_bytes, read_bytes
+from .sources import DUCKDB_TYPES, SOURCES, Field, SourceSpec
 
 LINEAGE_COLUMNS = {
     "_source_file": "VARCHAR",
@@ -40,6 +40,16 @@ _ARROW_TYPES = {
 }
 
 
+def _column_type(f: Field) -> str:
+    if f.type == "decimal" and f.precision:
+        return "DECIMAL({},{})".format(*f.precision)  # no space: ensure_raw_schema splits on it
+    return DUCKDB_TYPES[f.type]
+
+
+def _arrow_type(f: Field) -> pa.DataType:
+    return pa.decimal128(*decimal_precision(f)) if f.type == "decimal" else _ARROW_TYPES[f.type]
+
+
 @dataclass
 class FileLoad:
     source: str
@@ -56,7 +66,7 @@ class FileLoad:
 def ensure_raw_schema(conn) -> None:
     conn.execute("create schema if not exists raw")
     for spec in SOURCES.values():
-        columns = [f"{f.column} {DUCKDB_TYPES[f.type]}" for f in spec.fields]
+        columns = [f"{f.column} {_column_type(f)}" for f in spec.all_fields]
         columns += [f"{name} {kind}" for name, kind in LINEAGE_COLUMNS.items()]
         conn.execute(f"create table if not exists {spec.table} ({', '.join(columns)})")
         # a warehouse created before a column existed gets it added (as null for old rows)
@@ -184,7 +194,7 @@ def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loade
 
 def _arrow_batch(spec: SourceSpec, rows, report: FileLoad, loaded_at: datetime) -> pa.Table:
     arrays = {
-        f.column: pa.array([r[f.column] for r in rows], type=_ARROW_TYPES[f.type]) for f in spec.fields
+        f.column: pa.array([r[f.column] for r in rows], type=_arrow_type(f)) for f in spec.all_fields
     }
     n = len(rows)
     arrays["_source_file"] = pa.array([report.source_file] * n, pa.string())

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -108,7 +108,26 @@ def _coerce(f: Field, value: Any, now: datetime, max_future: timedelta) -> Any:
         return int(number)
     if f.type == "float":
         return float(number)
-    return number  # decimal
+    return _fit_decimal(f, number)
+
+
+def decimal_precision(f: Field) -> tuple[int, int]:
+    """(precision, scale) of a decimal field's column: DECIMAL(20,10) unless the field says."""
+    return f.precision or (20, 10)
+
+
+def _fit_decimal(f: Field, number: Decimal) -> Decimal:
+    """The value exactly as the column stores it, or FieldError: never rounded silently."""
+    precision, scale = decimal_precision(f)
+    with localcontext() as ctx:
+        ctx.prec = max(len(number.as_tuple().digits), precision) + 2  # exact: nothing rounds here
+        if -number.normalize().as_tuple().exponent > scale:
+            raise FieldError(f"{f.column}: {number} has more than {scale} decimals (DECIMAL({precision},{scale}))")
+        if number != 0 and number.adjusted() >= precision - scale:
+            raise FieldError(f"{f.column}: {number} does not fit DECIMAL({precision},{scale})")
+        if number.as_tuple().exponent < -scale:  # trailing zeros beyond the scale: drop them
+            number = number.quantize(Decimal(1).scaleb(-scale))
+    return number
 
 
 def _number(f: Field, value: Any) -> Decimal:
@@ -185,13 +204,29 @@ def validate_record(
     failed = [message for check, message in spec.row_checks if not check(row)]
     if failed:
         return None, "; ".join(failed)
+    if spec.derive is not None:
+        try:
+            row.update(spec.derive(record, row))
+        except ValueError as exc:
+            return None, str(exc)
     return row, None
+
+
+def redact(value: Any, private_keys: tuple[str, ...]) -> Any:
+    """The record with every private key's value replaced, at any depth."""
+    if not private_keys:
+        return value
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in private_keys else redact(v, private_keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, private_keys) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- file readers
 
 
-def _jsonl_records(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
+def _jsonl_records(data: bytes, private_keys: tuple[str, ...] = ()) -> Iterator[tuple[int, str, Any, str | None]]:
     """Yield (line_number, payload, record, error) for each non-blank physical line."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -207,12 +242,16 @@ def _jsonl_records(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
         try:
             record = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
-            yield number, text, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+            # unparseable text cannot be redacted key by key: keep only its length
+            payload = text if not private_keys else f"[unparseable line of {len(text)} characters withheld]"
+            yield number, payload, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
             continue
+        if private_keys:
+            text = json.dumps(redact(record, private_keys), default=str)
         yield number, text, record, None
 
 
-def _json_documents(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
+def _json_documents(data: bytes, private_keys: tuple[str, ...] = ()) -> Iterator[tuple[int, str, Any, str | None]]:
     """A file holding one JSON document, or JSON Lines of documents (a paged API dump)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -226,22 +265,23 @@ def _json_documents(data: bytes) -> Iterator[tuple[int, str, Any, str | None]]:
             return
         except json.JSONDecodeError:
             pass  # not one document: read it as one document per line
-    yield from _jsonl_records(data)
+    yield from _jsonl_records(data, private_keys)
 
 
 def _json_records(data: bytes, spec: SourceSpec) -> Iterator[tuple[int, str, Any, str | None]]:
     """Flatten each document into its records; the locator goes in front of the payload."""
-    for number, payload, document, error in _json_documents(data):
+    for number, payload, document, error in _json_documents(data, spec.private_keys):
         if error is not None:
             yield number, payload, None, error
             continue
         try:
             records = list(spec.extract(document))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            yield number, payload[:2000], None, f"document does not have the {spec.name} shape: {exc!r}"
+            shown = json.dumps(redact(document, spec.private_keys), default=str)[:2000]
+            yield number, shown, None, f"document does not have the {spec.name} shape: {exc!r}"
             continue
         for locator, record in records:
-            text = json.dumps(record, default=str)
+            text = json.dumps(redact(record, spec.private_keys), default=str)
             yield number, f"{locator} {text}", record, None
 
 
@@ -284,7 +324,7 @@ def parse_bytes(
     now = now or datetime.now(timezone.utc)
     result = ParseResult()
     seen_keys: dict[Any, int] = {}
-    readers = {"jsonl": _jsonl_records, "csv": lambda d: _csv_records(d, spec), "json": lambda d: _json_records(d, spec)}
+    readers = {"jsonl": lambda d: _jsonl_records(d, spec.private_keys), "csv": lambda d: _csv_records(d, spec), "json": lambda d: _json_records(d, spec)}
     key_columns = (spec.key,) if isinstance(spec.key, str) else (spec.key or ())
     for number, payload, record, error in readers[spec.format](data):
         result.rows_read += 1

@@ -43,6 +43,9 @@ class Field:
     max: float | None = None
     choices: tuple[str, ...] | None = None
     unit: str | None = None  # a unit suffix the export appends to values ("3 %", "1234 MiB")
+    # (precision, scale) of a "decimal" column where DECIMAL(20,10) is too narrow (FOCUS
+    # costs carry 11 decimals); a value with more decimals or digits is rejected, not rounded.
+    precision: tuple[int, int] | None = None
 
 
 RowCheck = tuple[Callable[[dict[str, Any]], bool], str]
@@ -65,6 +68,16 @@ class SourceSpec:
     description: str = ""
     extract: RecordExtractor | None = None  # required for format "json"
     null_tokens: tuple[str, ...] = ()  # strings that mean null in this export ("NULL", "[N/A]")
+    # Keys holding prompt/response text: never stored, not even in a reject's payload.
+    private_keys: tuple[str, ...] = ()
+    # Columns computed from the record after validation (e.g. disjoint token buckets);
+    # `derive(record, row)` returns their values or raises ValueError with the reason.
+    derived: tuple[Field, ...] = ()
+    derive: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        return self.fields + self.derived
 
     @property
     def table(self) -> str:
@@ -72,7 +85,7 @@ class SourceSpec:
 
     @property
     def columns(self) -> list[str]:
-        return [f.column for f in self.fields]
+        return [f.column for f in self.all_fields]
 
 
 def F(column: str, path: str | None = None, type: FieldType = "str", **kwargs: Any) -> Field:

@@ -1,0 +1,40 @@
+-- Load over time: per minute (UTC) with activity, the queries that started, the LLM calls
+-- that started and their latency.
+with calls as (
+
+    select
+        {{ dbt.date_trunc('minute', 'started_at') }} as minute_start,
+        query_id,
+        latency_ms
+    from {{ ref('fct_llm_calls') }}
+
+),
+
+query_starts as (
+
+    select {{ dbt.date_trunc('minute', 'started_at') }} as minute_start, count(*) as queries_started
+    from {{ ref('mart_query_performance') }}
+    group by {{ dbt.date_trunc('minute', 'started_at') }}
+
+),
+
+call_minutes as (
+
+    select
+        minute_start,
+        count(*) as llm_calls_started,
+        avg(latency_ms) as avg_call_latency_ms,
+        {{ percentile_cont('latency_ms', 0.95) }} as p95_call_latency_ms
+    from calls
+    group by minute_start
+
+)
+
+select
+    call_minutes.minute_start,
+    coalesce(query_starts.queries_started, 0) as queries_started,
+    call_minutes.llm_calls_started,
+    call_minutes.avg_call_latency_ms,
+    call_minutes.p95_call_latency_ms
+from call_minutes
+left join query_starts on call_minutes.minute_start = query_starts.minute_start

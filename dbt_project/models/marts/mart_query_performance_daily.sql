@@ -1,0 +1,14 @@
+-- Query performance per workspace x agent x day: queries, average and p95 response time
+-- over the day's queries, tokens and cost per query.
+select
+    workspace_id,
+    agent_id,
+    usage_date,
+    count(*) as queries,
+    avg(response_time_ms) as avg_response_time_ms,
+    {{ percentile_cont('response_time_ms', 0.95) }} as p95_response_time_ms,
+    avg(total_tokens) as avg_tokens_per_query,
+    {{ money('sum(query_cost) / count(*)') }} as cost_per_query,
+    {{ money('sum(query_cost)') }} as total_query_cost
+from {{ ref('mart_query_performance') }}
+group by workspace_id, agent_id, usage_date
