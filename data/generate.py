@@ -6,8 +6,12 @@ Writes, per UTC day (the date in a file name is the date of the event timestamps
 * ``<out>/executions/executions_YYYY-MM-DD.jsonl``  one JSON object per agent execution
 * ``<out>/llm_calls/llm_calls_YYYY-MM-DD.jsonl``    one JSON object per LLM request
 * ``<out>/api_calls/api_calls_YYYY-MM-DD.csv``      one CSV row per external API request
+* ``<out>/focus/focus_YYYY-MM-DD.csv``              the cloud bill (FinOps FOCUS 1.0), one file per
+  billing month, named with the month's (or the period's) last day
+* ``<out>/gpu_metrics/<host>_YYYY-MM-DD.csv``       nvidia-smi --query-gpu CSV of each GPU agent's host
+* ``<out>/container_metrics/container_metrics_YYYY-MM-DD.csv``  CPU/memory samples of the platform's containers
 
-and the dbt seeds ``agents.csv`` / ``budgets.csv`` plus (optionally) a truth JSON that lists every
+and the dbt seeds ``agents.csv`` / ``budgets.csv`` / ``gpu_assignments.csv`` plus (optionally) a truth JSON that lists every
 planted pattern (idle / oversized / low-utilisation GPU / redundant API / high failure / over budget /
 near limit / rate-limited endpoint / cost drift agents).
 
@@ -28,6 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -717,6 +722,16 @@ def _split_by_day(d, ts, day_idx, rows, carry):
 # --------------------------------------------------------------------------------------------
 # Public entry point
 # --------------------------------------------------------------------------------------------
+def _load_sibling(name: str):
+    """A module next to this script, importable whether this runs as a script or is loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executions_per_day: int, seed: int,
              truth_path=None, progress=True) -> dict:
     out_dir, seeds_dir = Path(out_dir), Path(seeds_dir)
@@ -847,6 +862,14 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
     counts["agents"] = NA
     counts["budgets"] = NA
 
+    # ---------------- infrastructure exports: FOCUS bill, GPU telemetry, container samples
+    infra_counts, infra_truth = _generate_infrastructure(out_dir, seeds_dir, fleet, start, days, seed)
+    counts.update(infra_counts)
+
+    # ---------------- provider reports and gateway logs, derived from the call log above
+    provider_exports = _load_sibling("provider_exports")
+    counts.update(provider_exports.write_provider_exports(out_dir, seeds_dir, start, days, seed, PRICES))
+
     # ---------------- truth
     if truth_path is not None:
         by_role = {r: [a["agent_id"] for a in fleet["agents"] if a["role"] == r] for r in ROLES}
@@ -862,6 +885,8 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
             "cost_drift_agents": by_role["cost_drift"],
             "healthy_agents": by_role["healthy"],
             "gpu_agents": [a["agent_id"] for a in fleet["agents"] if a["gpus"]],
+            "infrastructure": infra_truth,
+            "provider_exports": provider_exports.planted_facts(start),
             "params": {
                 "start": start.isoformat(), "days": days, "agents": agents,
                 "executions_per_day": executions_per_day, "seed": seed,
@@ -899,6 +924,304 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
             json.dump(truth, f, indent=2)
             f.write("\n")
     return counts
+
+
+
+# ============================================================================================
+# Infrastructure exports (issue 3): a FinOps FOCUS cloud bill, nvidia-smi GPU telemetry and
+# container CPU/memory samples for the same period and fleet, plus the gpu_assignments seed.
+# Own RNG streams ([seed, 7..9, ...]) so the files above stay byte-identical.
+# ============================================================================================
+GPU_SAMPLE_S = 600  # nvidia-smi -l 600: one reading per GPU every 10 minutes
+CONTAINER_SAMPLE_S = 300  # Prometheus range query step: 5 minutes
+GPU_NAME, GPU_MEMORY_MIB = "NVIDIA A100-SXM4-80GB", 81920
+GPU_USD_PER_HOUR = Decimal("2.50")  # = the rate card's gpu_instance default
+IDLE_GPU_UTIL_RANGE = (2, 6)  # the low-utilisation GPU agent's nvidia-smi utilization.gpu, %
+BUSY_GPU_UTIL_MEAN, BUSY_GPU_UTIL_SD = 67.5, 4.0
+GPU_POWER_NA_SHARE = 0.004  # readings where power.draw is "[N/A]" (a transient driver read failure)
+INSTANCE_USD_PER_CORE_HOUR = Decimal("0.048")  # general-purpose on-demand, per vCPU
+STORAGE_USD_PER_GB_MONTH = Decimal("0.08")  # block storage (gp3)
+NETWORK_USD_PER_GB = Decimal("0.09")  # internet egress
+LOAD_BALANCER_USD_PER_HOUR = Decimal("0.0225")
+NAT_GATEWAY_USD_PER_HOUR = Decimal("0.045")
+NAT_GATEWAY_USD_PER_GB = Decimal("0.045")
+# (component, container, cpu request cores, memory request MiB, cpu base, cpu per load, mem base MiB, mem per load)
+CONTAINERS = [
+    ("api_layer", "api-gateway", 2.0, 2048, 0.15, 1.10, 600, 500),
+    ("core_services", "agent-runtime", 4.0, 8192, 0.30, 2.20, 2500, 2500),
+    ("core_services", "tool-executor", 2.0, 4096, 0.05, 0.30, 500, 300),
+    ("data_layer", "postgres", 2.0, 8192, 0.20, 0.60, 5200, 600),
+]
+FOCUS_COLUMNS = [
+    "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
+    "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription",
+    "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart", "CommitmentDiscountCategory",
+    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType",
+    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
+    "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit",
+    "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType",
+    "ServiceCategory", "Id", "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
+]
+GPU_HEADER = ("timestamp, index, name, uuid, utilization.gpu [%], utilization.memory [%], memory.used [MiB], "
+              "memory.total [MiB], power.draw [W]")
+CONTAINER_HEADER = ["timestamp", "component", "container", "cpu_usage_cores", "cpu_request_cores",
+                    "memory_working_set_bytes", "memory_request_bytes"]
+_Q10 = Decimal("0.0000000001")
+
+
+def _gpu_uuid(seed: int, host: str, index: int) -> str:
+    h = _sha(f"{seed}|{host}|gpu-{index}")
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _load(date: dt.date, d: int, hours: np.ndarray) -> np.ndarray:
+    """The platform's load shape (0..1.x): hour profile x weekend factor x growth."""
+    return HOUR_PROFILE[hours] * (WEEKEND_FACTOR if date.weekday() >= 5 else 1.0) * (1 + DAILY_GROWTH * d)
+
+
+def _gpu_hosts(fleet: dict, seed: int) -> list:
+    """One GPU host per GPU agent (its cloud GPU instance), gpu-node-01, -02, ..."""
+    hosts = []
+    for a in fleet["agents"]:
+        if a["gpus"]:
+            host = f"gpu-node-{len(hosts) + 1:02d}"
+            hosts.append(dict(host=host, agent=a, gpus=[(k, _gpu_uuid(seed, host, k)) for k in range(a["gpus"])]))
+    return hosts
+
+
+def _write_gpu_telemetry(folder: Path, hosts: list, start: dt.date, days: int, seed: int) -> dict:
+    samples, util_sum, util_n = 0, {}, {}
+    steps = 86_400 // GPU_SAMPLE_S
+    for d in range(days):
+        date = start + dt.timedelta(days=d)
+        rng = np.random.default_rng([seed, 7, d])
+        stamp = [f"{date.year:04d}/{date.month:02d}/{date.day:02d} "
+                 f"{s * GPU_SAMPLE_S // 3600:02d}:{s * GPU_SAMPLE_S % 3600 // 60:02d}:00.000" for s in range(steps)]
+        for h in hosts:
+            a = h["agent"]
+            idle = a["role"] == "low_util_gpu"
+            lines = [GPU_HEADER]
+            for index, uuid in h["gpus"]:
+                if idle:
+                    util = rng.integers(IDLE_GPU_UTIL_RANGE[0], IDLE_GPU_UTIL_RANGE[1] + 1, steps)
+                    mem = GPU_MEMORY_MIB * np.clip(0.06 + rng.normal(0, 0.005, steps), 0.04, 0.08)
+                else:
+                    util = np.clip(np.rint(rng.normal(BUSY_GPU_UTIL_MEAN, BUSY_GPU_UTIL_SD, steps)), 40, 98)
+                    mem = GPU_MEMORY_MIB * np.clip(0.6 + rng.normal(0, 0.04, steps), 0.3, 0.9)
+                mem_util = np.rint(util * rng.uniform(0.35, 0.5, steps))
+                power = 58.0 + 3.3 * util + rng.normal(0, 4.0, steps)
+                na = rng.random(steps) < GPU_POWER_NA_SHARE
+                util_sum[a["agent_id"]] = util_sum.get(a["agent_id"], 0.0) + float(util.sum())
+                util_n[a["agent_id"]] = util_n.get(a["agent_id"], 0) + steps
+                for s in range(steps):
+                    lines.append(f"{stamp[s]}, {index}, {GPU_NAME}, {uuid}, {int(util[s])} %, {int(mem_util[s])} %, "
+                                 f"{int(mem[s])} MiB, {GPU_MEMORY_MIB} MiB, "
+                                 + ("[N/A]" if na[s] else f"{power[s]:.2f} W"))
+                samples += steps
+            with open(folder / f"{h['host']}_{date.isoformat()}.csv", "w", encoding="utf-8", newline="\n") as f:
+                f.write("\n".join(lines) + "\n")
+    means = {k: round(util_sum[k] / util_n[k], 2) for k in util_sum}
+    return dict(gpu_samples=samples, gpu_metric_files=days * len(hosts), mean_util=means)
+
+
+def _write_container_metrics(folder: Path, start: dt.date, days: int, seed: int) -> dict:
+    steps = 86_400 // CONTAINER_SAMPLE_S
+    rows_total, used = 0, {c[1]: [0.0, 0.0, 0] for c in CONTAINERS}
+    for d in range(days):
+        date = start + dt.timedelta(days=d)
+        rng = np.random.default_rng([seed, 8, d])
+        secs = np.arange(steps) * CONTAINER_SAMPLE_S
+        load = _load(date, d, secs // 3600)
+        series = []
+        for comp, name, req_cpu, req_mib, cpu0, cpu1, mem0, mem1 in CONTAINERS:
+            cpu = np.maximum(0.01, (cpu0 + cpu1 * load) * (1 + rng.normal(0, 0.08, steps)))
+            mem = np.maximum(64.0, (mem0 + mem1 * load) * (1 + rng.normal(0, 0.03, steps))) * 1_048_576
+            series.append((comp, name, f"{req_cpu:g}", str(req_mib * 1_048_576), cpu, mem.astype(np.int64)))
+            u = used[name]
+            u[0] += float(cpu.sum()) / req_cpu
+            u[1] += float(mem.sum()) / (req_mib * 1_048_576)
+            u[2] += steps
+        rows = []
+        for s in range(steps):
+            ts = f"{date.isoformat()}T{secs[s] // 3600:02d}:{secs[s] % 3600 // 60:02d}:00Z"
+            for comp, name, req_cpu, req_mem, cpu, mem in series:
+                rows.append(f"{ts},{comp},{name},{cpu[s]:.4f},{req_cpu},{mem[s]},{req_mem}")
+        with open(folder / f"container_metrics_{date.isoformat()}.csv", "w", encoding="utf-8", newline="\n") as f:
+            f.write(",".join(CONTAINER_HEADER) + "\n" + "\n".join(rows) + "\n")
+        rows_total += len(rows)
+    efficiency = {k: {"cpu": round(v[0] / v[2], 3), "memory": round(v[1] / v[2], 3)} for k, v in used.items()}
+    return dict(container_samples=rows_total, container_metric_files=days, mean_efficiency=efficiency)
+
+
+def _focus_line(day: dt.date, period: tuple, cost: Decimal, category: str, service: str, service_category: str,
+                resource_id, resource_name, resource_type, description: str, quantity: Decimal, unit: str,
+                unit_price: Decimal, sku: str, tags) -> dict:
+    cost = cost.quantize(_Q10)
+    nxt = day + dt.timedelta(days=1)
+    return {
+        "AvailabilityZone": "us-east-1a" if service_category == "Compute" else None, "BilledCost": cost,
+        "BillingAccountId": "210987654321", "BillingAccountName": "agent-platform", "BillingCurrency": "USD",
+        "BillingPeriodEnd": f"{period[1].isoformat()} 00:00:00", "BillingPeriodStart": f"{period[0].isoformat()} 00:00:00",
+        "ChargeCategory": category, "ChargeClass": None, "ChargeDescription": description,
+        "ChargeFrequency": "Usage-Based", "ChargePeriodEnd": f"{nxt.isoformat()} 00:00:00",
+        "ChargePeriodStart": f"{day.isoformat()} 00:00:00", "CommitmentDiscountCategory": None,
+        "CommitmentDiscountId": None, "CommitmentDiscountName": None, "CommitmentDiscountStatus": None,
+        "CommitmentDiscountType": None, "ConsumedQuantity": quantity, "ConsumedUnit": unit, "ContractedCost": cost,
+        "ContractedUnitPrice": unit_price, "EffectiveCost": cost, "InvoiceIssuerName": "Amazon Web Services, Inc.",
+        "ListCost": cost, "ListUnitPrice": unit_price, "PricingCategory": "Standard", "PricingQuantity": quantity,
+        "PricingUnit": unit, "ProviderName": "AWS", "PublisherName": "Amazon Web Services, Inc.",
+        "RegionId": "us-east-1", "RegionName": "US East (N. Virginia)", "ResourceId": resource_id,
+        "ResourceName": resource_name, "ResourceType": resource_type, "ServiceCategory": service_category,
+        "Id": None, "ServiceName": service, "SkuId": sku, "SkuPriceId": f"{sku}.ONDEMAND",
+        "SubAccountId": "345678901234", "SubAccountName": "agents-prod",
+        "Tags": json.dumps(tags, sort_keys=True) if tags is not None else None,
+    }
+
+
+def _write_focus(folder: Path, fleet: dict, hosts: list, start: dt.date, days: int, seed: int) -> dict:
+    """One FOCUS file per billing month touching the period, named with the month's last day
+    or the period's last day, whichever is earlier (a month-to-date bill); daily charge periods."""
+    end = start + dt.timedelta(days=days - 1)
+    gpu_agent = {h["agent"]["agent_id"]: h for h in hosts}
+    ws_agents = {}
+    for a in fleet["agents"]:
+        ws_agents.setdefault(a["workspace_id"], []).append(a)
+    by_month = {}
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        by_month.setdefault((day.year, day.month), []).append((d, day))
+    files, n_lines, total, shared_n, shared_cost, shared_services = [], 0, Decimal(0), 0, Decimal(0), set()
+    tagged_agent_cost, tagged_ws_cost = Decimal(0), Decimal(0)
+    for (y, m), month_days in sorted(by_month.items()):
+        period = (dt.date(y, m, 1), dt.date(y + m // 12, m % 12 + 1, 1))
+        month_len = (period[1] - period[0]).days
+        rng = np.random.default_rng([seed, 9, y, m])
+        lines = []
+        for d, day in month_days:
+            hours = Decimal(24)
+            for a in fleet["agents"]:
+                tags = {"agent_id": a["agent_id"], "environment": "prod", "workspace": a["workspace_id"]}
+                if a["agent_id"] in gpu_agent:
+                    h = gpu_agent[a["agent_id"]]
+                    n = Decimal(len(h["gpus"]))
+                    lines.append(_focus_line(
+                        day, period, hours * n * GPU_USD_PER_HOUR, "Usage", "Amazon Elastic Compute Cloud", "Compute",
+                        f"arn:aws:ec2:us-east-1:345678901234:instance/i-{_sha(h['host'])[:17]}", h["host"],
+                        "GPU Instance", f"${GPU_USD_PER_HOUR} per GPU-hour, {GPU_NAME} on-demand",
+                        hours * n, "GPU-Hours", GPU_USD_PER_HOUR, "GPU-A100-80GB", {**tags, "gpu_host": h["host"]}))
+                else:
+                    rate = INSTANCE_USD_PER_CORE_HOUR * Decimal(a["cores"])
+                    lines.append(_focus_line(
+                        day, period, hours * rate, "Usage", "Amazon Elastic Compute Cloud", "Compute",
+                        f"arn:aws:ec2:us-east-1:345678901234:instance/i-{_sha(a['agent_id'])[:17]}",
+                        f"{a['name']}-runner", "Instance", f"${rate} per On Demand Linux {a['cores']} vCPU instance hour",
+                        hours, "Hours", rate, f"M6I-{a['cores']}VCPU", tags))
+            for ws, agents in sorted(ws_agents.items()):
+                gb = Decimal(200 + 50 * len(agents))
+                lines.append(_focus_line(
+                    day, period, gb * STORAGE_USD_PER_GB_MONTH / month_len, "Usage", "Amazon Elastic Block Store",
+                    "Storage", f"arn:aws:ec2:us-east-1:345678901234:volume/vol-{_sha(ws)[:17]}", f"{ws}-data",
+                    "Volume", f"${STORAGE_USD_PER_GB_MONTH} per GB-month of General Purpose (gp3) storage",
+                    (gb / month_len).quantize(_Q10), "GB-Mo", STORAGE_USD_PER_GB_MONTH, "EBS-GP3",
+                    {"environment": "prod", "workspace": ws}))
+                egress = Decimal(str(round(float(rng.uniform(2.0, 12.0)) * len(agents), 3)))
+                lines.append(_focus_line(
+                    day, period, egress * NETWORK_USD_PER_GB, "Usage", "AWS Data Transfer", "Networking",
+                    f"arn:aws:ec2:us-east-1:345678901234:instance/i-{_sha(ws)[:17]}", None, None,
+                    f"${NETWORK_USD_PER_GB} per GB - US East (N. Virginia) data transfer to the internet",
+                    egress, "GB", NETWORK_USD_PER_GB, "DT-OUT", {"workspace": ws}))
+            # shared platform lines: no workspace or agent tag -> the shared cost issue 4 allocates
+            nat_gb = Decimal(str(round(float(rng.uniform(20.0, 60.0)), 3)))
+            shared = [
+                _focus_line(day, period, hours * LOAD_BALANCER_USD_PER_HOUR, "Usage", "Elastic Load Balancing",
+                            "Networking", "arn:aws:elasticloadbalancing:us-east-1:345678901234:loadbalancer/app/agents-api/"
+                            + _sha("lb")[:16], "agents-api", "Load Balancer",
+                            f"${LOAD_BALANCER_USD_PER_HOUR} per Application LoadBalancer-hour", hours, "Hours",
+                            LOAD_BALANCER_USD_PER_HOUR, "ELB-ALB", {"component": "api_layer", "environment": "prod"}),
+                _focus_line(day, period, hours * NAT_GATEWAY_USD_PER_HOUR, "Usage", "Amazon Virtual Private Cloud",
+                            "Networking", "arn:aws:ec2:us-east-1:345678901234:natgateway/nat-" + _sha("nat")[:17],
+                            None, "NAT Gateway", f"${NAT_GATEWAY_USD_PER_HOUR} per NAT Gateway Hour", hours, "Hours",
+                            NAT_GATEWAY_USD_PER_HOUR, "NGW-HOURS", None),
+                _focus_line(day, period, nat_gb * NAT_GATEWAY_USD_PER_GB, "Usage", "Amazon Virtual Private Cloud",
+                            "Networking", "arn:aws:ec2:us-east-1:345678901234:natgateway/nat-" + _sha("nat")[:17],
+                            None, "NAT Gateway", f"${NAT_GATEWAY_USD_PER_GB} per GB Data Processed by NAT Gateways",
+                            nat_gb, "GB", NAT_GATEWAY_USD_PER_GB, "NGW-BYTES", None),
+            ]
+            lines.extend(shared)
+            for line in shared:
+                shared_n += 1
+                shared_cost += line["BilledCost"]
+                shared_services.add(line["ServiceName"])
+        for k, line in enumerate(lines):
+            line["Id"] = _sha(f"{seed}|{y}-{m:02d}|{k}")[:20]
+            total += line["BilledCost"]
+            tags = json.loads(line["Tags"]) if line["Tags"] else {}
+            if "agent_id" in tags:
+                tagged_agent_cost += line["BilledCost"]
+            elif "workspace" in tags:
+                tagged_ws_cost += line["BilledCost"]
+        name = f"focus_{min(period[1] - dt.timedelta(days=1), end).isoformat()}.csv"
+        with open(folder / name, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(FOCUS_COLUMNS)
+            w.writerows([["NULL" if line[c] is None else line[c] for c in FOCUS_COLUMNS] for line in lines])
+        files.append(name)
+        n_lines += len(lines)
+    return dict(focus_lines=n_lines, focus_files=files, billed_cost=str(total), shared_lines=shared_n,
+                shared_cost=str(shared_cost), shared_services=sorted(shared_services),
+                agent_tagged_cost=str(tagged_agent_cost), workspace_tagged_cost=str(tagged_ws_cost))
+
+
+def _generate_infrastructure(out_dir: Path, seeds_dir: Path, fleet: dict, start: dt.date, days: int,
+                             seed: int) -> tuple:
+    """Writes focus/, gpu_metrics/, container_metrics/ and seeds/gpu_assignments.csv; returns (counts, truth)."""
+    folders = {k: out_dir / k for k in ("focus", "gpu_metrics", "container_metrics")}
+    for p in folders.values():
+        p.mkdir(parents=True, exist_ok=True)
+        for old in p.glob("*.csv"):  # stale outputs of a previous run
+            old.unlink()
+    hosts = _gpu_hosts(fleet, seed)
+    with open(seeds_dir / "gpu_assignments.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["host", "gpu_index", "gpu_uuid", "agent_id", "workspace_id", "usd_per_gpu_hour",
+                    "assigned_from", "assigned_to"])
+        for h in hosts:
+            for index, uuid in h["gpus"]:
+                w.writerow([h["host"], index, uuid, h["agent"]["agent_id"], h["agent"]["workspace_id"],
+                            f"{GPU_USD_PER_HOUR:.2f}", "", ""])
+    gpu = _write_gpu_telemetry(folders["gpu_metrics"], hosts, start, days, seed)
+    containers = _write_container_metrics(folders["container_metrics"], start, days, seed)
+    focus = _write_focus(folders["focus"], fleet, hosts, start, days, seed)
+    counts = {"focus_lines": focus["focus_lines"], "focus_files": len(focus["focus_files"]),
+              "gpu_samples": gpu["gpu_samples"], "gpu_metric_files": gpu["gpu_metric_files"],
+              "container_samples": containers["container_samples"],
+              "container_metric_files": containers["container_metric_files"]}
+    idle = [h for h in hosts if h["agent"]["role"] == "low_util_gpu"]
+    truth = {
+        "idle_gpu_agents": [h["agent"]["agent_id"] for h in idle],
+        "idle_gpu_hosts": [h["host"] for h in idle],
+        "idle_gpu_utilization_range_pct": list(IDLE_GPU_UTIL_RANGE),
+        "busy_gpu_utilization_mean_pct": BUSY_GPU_UTIL_MEAN,
+        "gpu_hosts": {h["host"]: {"agent_id": h["agent"]["agent_id"], "workspace_id": h["agent"]["workspace_id"],
+                                  "gpu_uuids": [u for _, u in h["gpus"]]} for h in hosts},
+        "gpu_sample_interval_s": GPU_SAMPLE_S,
+        "gpu_usd_per_hour": str(GPU_USD_PER_HOUR),
+        "measured_gpu_utilization_mean_pct": gpu["mean_util"],
+        "container_sample_interval_s": CONTAINER_SAMPLE_S,
+        "containers": {c[1]: {"component": c[0], "cpu_request_cores": c[2], "memory_request_mib": c[3]}
+                       for c in CONTAINERS},
+        "measured_container_efficiency": containers["mean_efficiency"],
+        "oversized_containers": ["tool-executor"],  # uses ~10% of its CPU and ~16% of its memory request
+        "focus_files": focus["focus_files"],
+        "focus_billed_cost_usd": focus["billed_cost"],
+        "focus_agent_tagged_cost_usd": focus["agent_tagged_cost"],
+        "focus_workspace_only_cost_usd": focus["workspace_tagged_cost"],
+        "untagged_shared_lines": {"lines": focus["shared_lines"], "billed_cost_usd": focus["shared_cost"],
+                                  "services": focus["shared_services"],
+                                  "note": "no workspace/agent tag: fct_cloud_costs.allocation_level = 'shared'"},
+        "counts": counts,
+    }
+    return counts, truth
 
 
 def _api_stats(rows, d, A, api_first, api_repeat, ep_total, ep_429):

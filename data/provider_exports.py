@@ -89,11 +89,24 @@ def _write_pages(path: Path, results: list[dict], bucket: dict, page_size: int) 
     path.write_text("\n".join(lines) + "\n")
 
 
+def planted_facts(start: date) -> dict:
+    drift = PLANTED_BILLING_DRIFT
+    return {
+        "billing_drift": {"date": (start + timedelta(days=drift["day_index"])).isoformat(), "provider": drift["provider"],
+                          "model": drift["model"], "line": drift["line"], "factor": str(drift["factor"])},
+        "litellm_agent": LITELLM_AGENT, "otel_agent": OTEL_AGENT, "prompt_canary": CANARY,
+    }
+
+
 def write_provider_exports(raw: Path, seeds: Path, start: date, days: int, seed: int, prices: dict) -> dict[str, int]:
+    raw, seeds = Path(raw), Path(seeds)
     agents = list(csv.DictReader((seeds / "agents.csv").open()))
     workspace_of = {a["agent_name"]: a["workspace_id"] for a in agents}
     by_id = {a["agent_id"]: a for a in agents}
     totals = _daily_call_totals(raw, workspace_of)
+    # the hand-designed sample's agents; a smaller or differently numbered fleet uses its last ones
+    litellm_agent = by_id.get(LITELLM_AGENT, agents[-1])
+    otel_agent = by_id.get(OTEL_AGENT, agents[-2] if len(agents) > 1 else agents[-1])
     counts = defaultdict(int)
     for folder in ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "litellm_spend_logs", "otel_genai_spans"):
         (raw / folder).mkdir(parents=True, exist_ok=True)
@@ -107,8 +120,8 @@ def write_provider_exports(raw: Path, seeds: Path, start: date, days: int, seed:
         rng = np.random.default_rng([seed, 7_001, i])
         weekend = day.weekday() >= 5
         extra: list[tuple] = []
-        counts["litellm_spend_logs"] += _write_litellm(raw, day, rng, by_id[LITELLM_AGENT], prices, 4 if weekend else 18, extra)
-        counts["otel_genai_spans"] += _write_otel(raw, day, rng, by_id[OTEL_AGENT], 3 if weekend else 12, extra)
+        counts["litellm_spend_logs"] += _write_litellm(raw, day, rng, litellm_agent, prices, 4 if weekend else 18, extra)
+        counts["otel_genai_spans"] += _write_otel(raw, day, rng, otel_agent, 3 if weekend else 12, extra)
         for call in extra:
             _add(totals, *call)
         rows = sorted((k, v) for k, v in totals.items() if k[0] == key_day)

@@ -50,7 +50,7 @@ def test_dagster_dev_shows_the_whole_asset_graph(tmp_path):
         assert keys["raw/executions"] == "raw"
         assert keys["marts/mart_token_budget_tracking"] == "marts"
         assert keys["reference/compute_rate_card"] == "reference"
-        assert {"raw", "reference", "staging", "intermediate", "marts"} == set(keys.values())
+        assert {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts"} == set(keys.values())
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -95,12 +95,18 @@ def test_money_reconciles_with_the_raw_exports(built):
             "select sum(total_cost - api_cost) from marts.fct_resource_utilization").fetchone()
         outside_executions, = conn.execute(
             "select coalesce(sum(token_cost), 0) from marts.fct_llm_calls where is_outside_executions").fetchone()
+        cloud_in_allocation, = conn.execute(
+            "select sum(cloud_direct_cost + cloud_shared_cost) from marts.mart_infrastructure_cost_allocation").fetchone()
         budget_tokens = dict(conn.execute(
             "select agent_id, sum(daily_total_tokens) from marts.mart_token_budget_tracking group by 1").fetchall())
         usage_total, = conn.execute("select sum(total_cost) from marts.mart_daily_usage").fetchone()
     assert allocated_api == api_cost  # exact, not rounded: DECIMAL end to end
-    assert round(allocated_total, 2) == round(execution_total_without_api + outside_executions + api_cost, 2)
-    assert round(usage_total, 2) == round(allocated_total, 2)
+    # the cloud bill, summed from the FOCUS files here
+    billed = sum(D(r["BilledCost"]) for p in (SAMPLE / "focus").glob("*.csv") for r in csv.DictReader(p.open())
+                 if r["BilledCost"] not in ("", "NULL"))
+    assert cloud_in_allocation == billed
+    assert round(allocated_total, 2) == round(execution_total_without_api + outside_executions + api_cost + billed, 2)
+    assert round(usage_total, 2) == round(allocated_total - billed, 2)  # daily usage has no cloud bill
     assert budget_tokens == dict(tokens) | {a: 0 for a in budget_tokens if a not in tokens}
 
 

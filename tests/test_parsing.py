@@ -156,3 +156,56 @@ def test_export_date_comes_from_the_file_name(tmp_path):
     assert export_date_of(tmp_path / "llm_calls_2026-10-15.jsonl") == date(2026, 10, 15)
     assert export_date_of(tmp_path / "calls.jsonl") is None
     assert export_date_of(tmp_path / "calls_2026-13-45.jsonl") is None
+
+
+# ---------------------------------------------------------------- decimal precision, future_ok, units (issue 3)
+
+from orchestration.defs.ingest.sources import F as _F  # noqa: E402
+from orchestration.defs.ingest.sources import SourceSpec as _SourceSpec  # noqa: E402
+
+_WIDE = _SourceSpec(
+    name="wide", format="csv", key=None, null_tokens=("NULL", "[N/A]"),
+    fields=(
+        _F("cost", "Cost", "decimal", precision=(38, 12)),
+        _F("narrow", "Narrow", "decimal", required=False),
+        _F("period_end", "PeriodEnd", "timestamp", required=False, future_ok=True),
+        _F("seen_at", "SeenAt", "timestamp", required=False),
+        _F("mem", "memory.used [MiB]", "float", required=False, unit="MiB"),
+    ),
+)
+
+
+def _wide(*lines: str):
+    return parse_bytes(_WIDE, ("Cost,Narrow,PeriodEnd,SeenAt,memory.used [MiB]\n" + "\n".join(lines) + "\n").encode(), now=NOW)
+
+
+def test_decimal_columns_keep_their_declared_scale_and_reject_what_does_not_fit():
+    result = _wide(
+        "0.00001605990,0.1234567890,,,",  # 11 decimals fit DECIMAL(38,12); 10 fit the default (20,10)
+        "2.000000000000000,1,,,",  # trailing zeros beyond the scale are not a loss
+        "0.0000000000001,1,,,",  # 13 significant decimals: more than 12
+        "1,0.12345678901,,,",  # 11 decimals in a default DECIMAL(20,10) column
+        "123456789012345678901234567,1,,,",  # 27 integer digits: DECIMAL(38,12) holds 26
+        "1,12345678901,,,",  # 11 integer digits: DECIMAL(20,10) holds 10
+    )
+    assert [r["cost"] for r in result.rows] == [Decimal("0.00001605990"), Decimal("2")]
+    assert result.rows[0]["narrow"] == Decimal("0.1234567890")
+    assert [(r.line_number, r.reason) for r in result.rejects] == [
+        (4, "cost: 1E-13 has more than 12 decimals (DECIMAL(38,12))"),
+        (5, "narrow: 0.12345678901 has more than 10 decimals (DECIMAL(20,10))"),
+        (6, "cost: 123456789012345678901234567 does not fit DECIMAL(38,12)"),
+        (7, "narrow: 12345678901 does not fit DECIMAL(20,10)"),
+    ]
+
+
+def test_a_future_ok_timestamp_may_lie_ahead_but_others_may_not():
+    result = _wide("1,,2027-01-01 00:00:00,,", "1,,,2027-01-01 00:00:00,")
+    assert result.rows[0]["period_end"] == datetime(2027, 1, 1)
+    assert [r.reason for r in result.rejects] == ["seen_at: 2027-01-01 00:00:00 is in the future (clock or timezone error)"]
+
+
+def test_csv_header_with_dots_and_brackets_unit_suffix_and_null_tokens():
+    result = _wide("NULL,[N/A],,, 1234 MiB", "1,[N/A],,,[N/A]", "2,,,, 1234.5 MiB")
+    assert [r.reason for r in result.rejects] == ["cost: required field Cost is missing"]
+    assert result.rows[0]["mem"] is None and result.rows[0]["narrow"] is None
+    assert result.rows[1]["mem"] == 1234.5

@@ -15,6 +15,7 @@ from decimal import Decimal as D
 import duckdb
 import pytest
 
+from orchestration.pricing.catalog import build_price_catalog, write_price_catalog
 from orchestration.defs.ingest.loader import ensure_raw_schema, files_for_dates, load_file
 from orchestration.defs.ingest.parsing import parse_file
 from orchestration.defs.ingest.sources import SOURCES
@@ -40,6 +41,7 @@ def warehouse(tmp_path_factory):
     now = datetime(2026, 11, 24, tzinfo=timezone.utc)
     with duckdb.connect(str(database)) as conn:
         ensure_raw_schema(conn)
+        write_price_catalog(conn, build_price_catalog())  # what the raw/model_price_catalog asset writes
         for spec in SOURCES.values():
             for path in files_for_dates(raw, spec, [date(2026, 10, 31), date(2026, 11, 1)]):
                 report = load_file(conn, spec, path, raw, now=now)
@@ -109,7 +111,7 @@ def test_anthropic_usage_and_cost_report_in_cents_agree(warehouse):
             bucket["cache_write_1h_tokens"], bucket["output_tokens"]) == (1000, 2000, 600, 100, 400)
     # 1,000 x 1 + 2,000 x 0.10 + 500 x 1.25 (5-minute writes) + 100 x 2.00 (1-hour) + 400 x 5 per million
     assert close(bucket["computed_cost"], "0.004025")
-    row = one(warehouse, "select * from marts.mart_cost_reconciliation where provider = 'anthropic'")
+    row = one(warehouse, "select * from marts.mart_cost_reconciliation where provider = 'anthropic' and model = 'claude-haiku-4-5'")
     assert close(row["billed_cost"], "0.004025")  # "0.4025" cents
     assert close(row["bill_vs_usage_diff_usd"], "0")
 

@@ -1,33 +1,100 @@
-"""Seeds and the sample generator: prices agree with the maintained catalog, the generator
+"""Reference data and the sample generator: the price catalog agrees with genai-prices, the generator
 is deterministic and its files agree with each other."""
 
 import csv
 import importlib.util
 import json
 from collections import defaultdict
-from datetime import date
+import warnings
+from datetime import date, datetime, time, timezone
 from decimal import Decimal as D
 
+import pandas as pd
 import pytest
 from genai_prices import Usage, calc_price
+
+from orchestration.pricing.catalog import build_price_catalog, resolve_model
 
 from .conftest import REPO
 
 
-def test_model_price_seed_matches_genai_prices():
-    seed = list(csv.DictReader((REPO / "dbt_project" / "seeds" / "model_prices.csv").open()))
-    assert seed
-    for row in seed:
-        million = 100_000  # x10 below: stays under Anthropic's 200k-token long-context tier
+def given(value) -> bool:
+    return value is not None and not pd.isna(value)
 
-        def price(**tokens):
-            return 10 * calc_price(Usage(**tokens), model_ref=row["model"], provider_id=row["provider"]).total_price
 
-        assert price(input_tokens=million) == D(row["input_usd_per_mtok"]), row["model"]
-        assert price(input_tokens=million, output_tokens=million) - price(input_tokens=million) == D(row["output_usd_per_mtok"])
-        assert price(input_tokens=million, cache_read_tokens=million) == D(row["cached_input_usd_per_mtok"]), row["model"]
-        if row["provider"] == "anthropic":  # the only ones here with a cache-write surcharge
-            assert price(input_tokens=million, cache_write_tokens=million) == D(row["cache_write_usd_per_mtok"])
+def test_model_price_catalog_matches_genai_prices():
+    """Every dated price row of the catalog table (orchestration.pricing.catalog) equals what
+    genai-prices itself charges on a day inside that period, bucket by bucket."""
+    catalog = build_price_catalog()
+    assert len(catalog) > 2000 and catalog["provider"].nunique() > 30
+    assert not catalog.duplicated(["provider", "model", "valid_from"]).any()
+    checked = 0
+    for row in catalog.itertuples():
+        note = row.price_note if isinstance(row.price_note, str) else ""
+        if not given(row.input_usd_per_mtok) or not row.aliases or "time-of-day" in note:
+            continue
+        when = datetime.combine(row.valid_from, time(12), tzinfo=timezone.utc)
+        tokens = 1_000  # x1000 below: under every tier threshold (the base tier is what the row holds)
+        assert not given(row.tier_threshold_input_tokens) or row.tier_threshold_input_tokens > 2 * tokens
+
+        def price(**usage):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                calc = calc_price(Usage(**usage), model_ref=row.aliases[0], provider_id=row.provider,
+                                  genai_request_timestamp=when)
+            assert calc.model.id == row.model
+            return 1000 * calc.total_price
+
+        fixed = price(input_tokens=0)  # per-request fees (Perplexity), not token prices
+        base = price(input_tokens=tokens) - fixed
+        assert base == row.input_usd_per_mtok, row
+        if given(row.output_usd_per_mtok):
+            assert price(input_tokens=tokens, output_tokens=tokens) - fixed - base == row.output_usd_per_mtok, row
+        if given(row.cache_read_usd_per_mtok):
+            assert price(input_tokens=tokens, cache_read_tokens=tokens) - fixed == row.cache_read_usd_per_mtok, row
+        if given(row.cache_write_usd_per_mtok):
+            assert price(input_tokens=tokens, cache_write_tokens=tokens) - fixed == row.cache_write_usd_per_mtok, row
+        if given(row.cache_write_1h_usd_per_mtok):
+            assert price(input_tokens=tokens, cache_write_tokens=tokens, cache_write_1h_tokens=tokens) - fixed \
+                == row.cache_write_1h_usd_per_mtok, row
+        if row.is_tiered and given(row.input_tier_usd_per_mtok):
+            big = int(row.tier_threshold_input_tokens) + 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tier = calc_price(Usage(input_tokens=big), model_ref=row.aliases[0], provider_id=row.provider,
+                                  genai_request_timestamp=when).total_price
+            assert tier - fixed / 1000 == big * row.input_tier_usd_per_mtok / 1_000_000, row
+        checked += 1
+    assert checked > 2000
+
+
+def test_export_model_strings_resolve_to_catalog_prices():
+    """The sample's provider/model strings and dated variants of them, through genai-prices'
+    own matching, land on the catalog rows whose aliases carry them."""
+    catalog = build_price_catalog()
+    aliases = {(r.provider, a): r.model for r in catalog.itertuples() for a in r.aliases}
+    sample = {("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1-mini"),
+              ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"), ("google", "gemini-2.5-flash")}
+    for provider, model in sample:
+        assert aliases[(provider, model)] == model == resolve_model(provider, model)
+    assert aliases[("openai", "gpt-4o-mini-2024-07-18")] == "gpt-4o-mini"
+    assert aliases[("google", "gemini-2.5-flash-preview-09-2025")] == "gemini-2.5-flash"
+    assert resolve_model("anthropic", "claude-sonnet-4-5-20250929") == "claude-sonnet-4-5"
+    assert resolve_model("openai", "no-such-model") is None
+    first = catalog[(catalog.provider == "openai") & (catalog.model == "gpt-4o-mini")]
+    assert list(first.valid_from) == [date(2024, 7, 18)] and list(first.valid_from_basis) == ["first dated model id"]
+
+
+def test_model_price_override_seed_is_well_formed():
+    rows = list(csv.DictReader((REPO / "dbt_project" / "seeds" / "model_price_overrides.csv").open()))
+    assert rows, "ship at least one documented example row"
+    catalog = build_price_catalog()
+    known = {(r.provider, a) for r in catalog.itertuples() for a in r.aliases}
+    for row in rows:
+        assert D(row["input_usd_per_mtok"]) >= 0 and D(row["output_usd_per_mtok"]) >= 0 and row["note"]
+        date.fromisoformat(row["valid_from"])
+        # the shipped example prices a model the catalog lacks, so it re-prices nothing in the sample
+        assert (row["provider"], row["model"]) not in known
 
 
 @pytest.fixture(scope="module")

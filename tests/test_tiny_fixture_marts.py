@@ -23,6 +23,7 @@ from decimal import Decimal as D
 import duckdb
 import pytest
 
+from orchestration.pricing.catalog import build_price_catalog, write_price_catalog
 from orchestration.defs.ingest.loader import ensure_raw_schema, files_for_dates, load_file
 from orchestration.defs.ingest.sources import SOURCES
 
@@ -39,6 +40,7 @@ def tiny_warehouse(tmp_path_factory):
     database = root / "warehouse.duckdb"
     with duckdb.connect(str(database)) as conn:
         ensure_raw_schema(conn)
+        write_price_catalog(conn, build_price_catalog())  # what the raw/model_price_catalog asset writes
         for spec in SOURCES.values():
             for path in files_for_dates(TINY / "raw", spec, [date(2026, 10, 31), date(2026, 11, 1)]):
                 report = load_file(conn, spec, path, TINY / "raw", now=datetime(2026, 11, 24, tzinfo=timezone.utc))

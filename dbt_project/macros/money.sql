@@ -10,12 +10,23 @@
     (cast({{ tokens }} as decimal(18, 0)) * {{ usd_per_mtok }} * cast(0.000001 as decimal(7, 6)))
 {%- endmacro %}
 
-{#- Token cost from disjoint buckets: uncached input, cache reads, cache writes, output. -#}
-{% macro token_cost(uncached_input, cache_read, cache_write, output, price) -%}
+{#- Token cost from disjoint buckets: uncached input, cache reads, cache writes (all of
+    them; the 1-hour ones among them, if given, at the 1-hour write price), output. -#}
+{% macro token_cost(uncached_input, cache_read, cache_write, output, price, cache_write_1h=none) -%}
+    {%- if cache_write_1h is none -%}
     {{ money(
         usd_for_tokens(uncached_input, price ~ '.input_usd_per_mtok') ~ ' + ' ~
         usd_for_tokens(cache_read, price ~ '.cached_input_usd_per_mtok') ~ ' + ' ~
         usd_for_tokens(cache_write, price ~ '.cache_write_usd_per_mtok') ~ ' + ' ~
         usd_for_tokens(output, price ~ '.output_usd_per_mtok')
     ) }}
+    {%- else -%}
+    {{ money(
+        usd_for_tokens(uncached_input, price ~ '.input_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(cache_read, price ~ '.cached_input_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens('(' ~ cache_write ~ ' - ' ~ cache_write_1h ~ ')', price ~ '.cache_write_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(cache_write_1h, price ~ '.cache_write_1h_usd_per_mtok') ~ ' + ' ~
+        usd_for_tokens(output, price ~ '.output_usd_per_mtok')
+    ) }}
+    {%- endif -%}
 {%- endmacro %}

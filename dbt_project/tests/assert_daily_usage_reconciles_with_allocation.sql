@@ -1,5 +1,6 @@
 -- The two daily cost views agree: per workspace x agent x day, the model-level daily
--- usage mart sums to the cost allocation mart's total, to the cent.
+-- usage mart sums to the cost allocation mart's usage costs (its total less the cloud
+-- bill shares, which have no model), to the cent.
 with usage as (
 
     select workspace_id, agent_id, usage_date, sum(total_cost) as total_cost
@@ -10,7 +11,7 @@ with usage as (
 
 allocation as (
 
-    select workspace_id, agent_id, usage_date, total_cost
+    select workspace_id, agent_id, usage_date, total_cost - cloud_direct_cost - cloud_shared_cost as total_cost
     from {{ ref('mart_infrastructure_cost_allocation') }}
 
 )

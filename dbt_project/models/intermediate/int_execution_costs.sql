@@ -1,6 +1,7 @@
 -- Every cost of an execution, computed once: tokens x the model price in force at the
 -- execution's start, resource use x the compute rate card. The price version used is
--- kept (price_valid_from) so a past month re-prices the same tomorrow.
+-- kept (price_valid_from, and price_source: 'genai-prices' catalog or 'override' seed) so a
+-- past month re-prices the same tomorrow unless a price for it changed.
 with executions as (
 
     select * from {{ ref('int_executions') }}
@@ -36,6 +37,7 @@ priced as (
     select
         executions.*,
         prices.valid_from as price_valid_from,
+        prices.price_source,
         prices.input_usd_per_mtok,
         prices.cached_input_usd_per_mtok,
         prices.cache_write_usd_per_mtok,

@@ -22,6 +22,7 @@ priced as (
         prices.input_usd_per_mtok,
         prices.cached_input_usd_per_mtok,
         prices.cache_write_usd_per_mtok,
+        prices.cache_write_1h_usd_per_mtok,
         prices.output_usd_per_mtok
     from calls
     left join prices
@@ -56,7 +57,7 @@ select
     call_status,
     call_status = 'success' as is_success,
     prompt_fingerprint,
-    {{ token_cost('uncached_input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'priced') }} as token_cost,
+    {{ token_cost('uncached_input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'priced', 'cache_write_1h_tokens') }} as token_cost,
     reported_cost_usd,
     price_valid_from,
     price_valid_from is not null as is_priced,

@@ -20,6 +20,7 @@ priced as (
         prices.input_usd_per_mtok,
         prices.cached_input_usd_per_mtok,
         prices.cache_write_usd_per_mtok,
+        prices.cache_write_1h_usd_per_mtok,
         prices.output_usd_per_mtok
     from usage
     left join prices
@@ -45,7 +46,7 @@ select
     output_tokens,
     uncached_input_tokens + cache_read_tokens + cache_write_tokens + output_tokens as total_tokens,
     requests,
-    {{ token_cost('uncached_input_tokens', 'cache_read_tokens', 'cache_write_tokens', 'output_tokens', 'priced') }} as computed_cost,
+    {{ token_cost('uncached_input_tokens', 'cache_read_tokens', 'cache_write_tokens', 'output_tokens', 'priced', 'cache_write_1h_tokens') }} as computed_cost,
     price_valid_from,
     price_valid_from is not null as is_priced,
     source_file,

@@ -1,109 +1,63 @@
 -- The seed's infrastructure_cost_allocation: every cost component per workspace x agent x
--- day, with the day's total and the rolling 30-day total (the day and the 29 before it).
--- Every agent has a row for every day the platform reported activity, zero when idle, so
--- an idle agent's allocation is visible rather than absent.
-with executions as (
+-- day — cpu, memory, gpu, storage, network, token and API cost from usage, plus the
+-- agent's part of the cloud bill (lines tagged to it, and its share of shared lines) —
+-- with the day's total and the rolling 30-day total (the day and the 29 before it).
+-- Every agent has a row for every day the platform reported activity (zero when idle);
+-- cloud cost with nothing to split over sits on the '(unallocated)' agent, so the mart's
+-- total is everything the warehouse knows was spent.
+with direct as (
+
+    select * from {{ ref('int_agent_daily_direct_costs') }}
+
+),
+
+cloud as (
 
     select
         workspace_id,
         agent_id,
         usage_date,
-        count(*) as executions,
-        sum(cpu_cost) as cpu_cost,
-        sum(memory_cost) as memory_cost,
-        sum(gpu_cost) as gpu_cost,
-        sum(storage_cost) as storage_cost,
-        sum(network_cost) as network_cost,
-        sum(coalesce(token_cost, 0)) as token_cost
-    from {{ ref('fct_resource_utilization') }}
+        sum(case when cost_component = 'cloud_direct' then amount_usd else 0 end) as cloud_direct_cost,
+        sum(case when cost_component in ('cloud_shared', 'cloud_unallocated') then amount_usd else 0 end) as cloud_shared_cost
+    from {{ ref('int_cloud_cost_allocation') }}
     group by workspace_id, agent_id, usage_date
 
 ),
 
--- API cost is taken from the API log itself, not through executions, so a call whose
--- execution is missing from the export is still charged to its agent.
-api_calls as (
+keys as (
 
-    select
-        workspace_id,
-        agent_id,
-        usage_date,
-        count(*) as api_calls,
-        sum(cost_usd) as api_cost
-    from {{ ref('fct_api_calls') }}
-    group by workspace_id, agent_id, usage_date
-
-),
-
--- LLM calls that no execution record covers (LiteLLM, OpenTelemetry): their token cost is
--- charged to their agent; a call whose agent is unknown goes to '(unattributed)' rather
--- than being lost.
-outside_executions as (
-
-    select
-        coalesce(workspace_id, '(unattributed)') as workspace_id,
-        coalesce(agent_id, '(unattributed)') as agent_id,
-        usage_date,
-        count(*) as llm_calls,
-        sum(coalesce(token_cost, 0)) as token_cost
-    from {{ ref('fct_llm_calls') }}
-    where is_outside_executions
-    group by coalesce(workspace_id, '(unattributed)'), coalesce(agent_id, '(unattributed)'), usage_date
-
-),
-
-subjects as (
-
-    select workspace_id, agent_id from {{ ref('dim_agents') }}
+    select workspace_id, agent_id, usage_date from direct
     union
-    select workspace_id, agent_id from executions
-    union
-    select workspace_id, agent_id from api_calls
-    union
-    select workspace_id, agent_id from outside_executions
-
-),
-
-days as (
-
-    select usage_date from executions
-    union
-    select usage_date from api_calls
-    union
-    select usage_date from outside_executions
+    select workspace_id, agent_id, usage_date from cloud
 
 ),
 
 daily as (
 
     select
-        subjects.workspace_id,
-        subjects.agent_id,
-        days.usage_date,
-        coalesce(executions.executions, 0) as executions,
-        coalesce(api_calls.api_calls, 0) as api_calls,
-        {{ money('coalesce(executions.cpu_cost, 0)') }} as cpu_cost,
-        {{ money('coalesce(executions.memory_cost, 0)') }} as memory_cost,
-        {{ money('coalesce(executions.gpu_cost, 0)') }} as gpu_cost,
-        {{ money('coalesce(executions.storage_cost, 0)') }} as storage_cost,
-        {{ money('coalesce(executions.network_cost, 0)') }} as network_cost,
-        {{ money('coalesce(executions.token_cost, 0) + coalesce(outside_executions.token_cost, 0)') }} as token_cost,
-        {{ money('coalesce(outside_executions.token_cost, 0)') }} as token_cost_outside_executions,
-        {{ money('coalesce(api_calls.api_cost, 0)') }} as api_cost
-    from subjects
-    cross join days
-    left join executions
-        on subjects.workspace_id = executions.workspace_id
-        and subjects.agent_id = executions.agent_id
-        and days.usage_date = executions.usage_date
-    left join api_calls
-        on subjects.workspace_id = api_calls.workspace_id
-        and subjects.agent_id = api_calls.agent_id
-        and days.usage_date = api_calls.usage_date
-    left join outside_executions
-        on subjects.workspace_id = outside_executions.workspace_id
-        and subjects.agent_id = outside_executions.agent_id
-        and days.usage_date = outside_executions.usage_date
+        keys.workspace_id,
+        keys.agent_id,
+        keys.usage_date,
+        coalesce(direct.executions, 0) as executions,
+        coalesce(direct.api_calls, 0) as api_calls,
+        {{ money('coalesce(direct.cpu_cost, 0)') }} as cpu_cost,
+        {{ money('coalesce(direct.memory_cost, 0)') }} as memory_cost,
+        {{ money('coalesce(direct.gpu_cost, 0)') }} as gpu_cost,
+        {{ money('coalesce(direct.storage_cost, 0)') }} as storage_cost,
+        {{ money('coalesce(direct.network_cost, 0)') }} as network_cost,
+        {{ money('coalesce(direct.token_cost, 0)') }} as token_cost,
+        {{ money('coalesce(direct.token_cost_outside_executions, 0)') }} as token_cost_outside_executions,
+        {{ money('coalesce(direct.api_cost, 0)') }} as api_cost,
+        {{ money('coalesce(cloud.cloud_direct_cost, 0)') }} as cloud_direct_cost,
+        {{ money('coalesce(cloud.cloud_shared_cost, 0)') }} as cloud_shared_cost,
+        {{ dbt.datediff("cast('1970-01-01' as date)", 'keys.usage_date', 'day') }} as day_number
+    from keys
+    left join direct
+        on keys.workspace_id = direct.workspace_id and keys.agent_id = direct.agent_id
+        and keys.usage_date = direct.usage_date
+    left join cloud
+        on keys.workspace_id = cloud.workspace_id and keys.agent_id = cloud.agent_id
+        and keys.usage_date = cloud.usage_date
 
 ),
 
@@ -111,8 +65,7 @@ totals as (
 
     select
         *,
-        {{ money('cpu_cost + memory_cost + gpu_cost + storage_cost + network_cost + token_cost + api_cost') }} as total_cost,
-        {{ dbt.datediff("cast('1970-01-01' as date)", 'usage_date', 'day') }} as day_number
+        {{ money('cpu_cost + memory_cost + gpu_cost + storage_cost + network_cost + token_cost + api_cost + cloud_direct_cost + cloud_shared_cost') }} as total_cost
     from daily
 
 )
@@ -131,6 +84,8 @@ select
     token_cost,
     token_cost_outside_executions,
     api_cost,
+    cloud_direct_cost,
+    cloud_shared_cost,
     total_cost,
     {{ money('sum(total_cost) over (partition by workspace_id, agent_id order by day_number range between 29 preceding and current row)') }} as rolling_30d_cost
 from totals

@@ -2,7 +2,8 @@
 --   daily_budget_usage_pct = daily tokens / daily token budget x 100
 --   rolling_30d_tokens     = tokens of the day and the 29 calendar days before it
 --   budget_status          = over_budget (> budget), near_limit (> 80%), within_budget
--- plus the calendar-month token budget and the monthly cost budget (month to date).
+-- plus the calendar-month token budget and the monthly cost budget (month to date, on the
+-- agent's direct usage cost).
 with budgets as (
 
     select * from {{ ref('budgets') }}
@@ -38,9 +39,10 @@ usage as (
 
 costs as (
 
-    -- every cost component of the agent's day, as the cost allocation mart states it
-    select workspace_id, agent_id, usage_date, total_cost
-    from {{ ref('mart_infrastructure_cost_allocation') }}
+    -- what the agent spent through use (tokens, compute, storage, network, APIs); its share
+    -- of the cloud bill is chargeback, not something the agent's budget owner controls
+    select workspace_id, agent_id, usage_date, direct_cost as total_cost
+    from {{ ref('int_agent_daily_direct_costs') }}
 
 ),
 

@@ -46,6 +46,9 @@ class Field:
     # (precision, scale) of a "decimal" column where DECIMAL(20,10) is too narrow (FOCUS
     # costs carry 11 decimals); a value with more decimals or digits is rejected, not rounded.
     precision: tuple[int, int] | None = None
+    # a timestamp that may lie ahead of the load (the end of the current billing period):
+    # exempt from the MAX_FUTURE_SKEW_HOURS check
+    future_ok: bool = False
 
 
 RowCheck = tuple[Callable[[dict[str, Any]], bool], str]

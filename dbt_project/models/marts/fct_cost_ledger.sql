@@ -1,0 +1,103 @@
+-- Every dollar the warehouse knows about, once, at the finest grain it has: one row per
+-- execution x cost component, per external API call, per LLM call made outside executions,
+-- and per share of a cloud bill line. Chargeback by any dimension is a GROUP BY over this
+-- table, so every breakdown sums to the same total by construction.
+-- Who pays: an execution's and its API calls' costs go to the user who ran it; costs with
+-- no execution (outside calls, orphan API calls, cloud lines) go to the agent's owner.
+with executions as (
+
+    select * from {{ ref('fct_resource_utilization') }}
+
+),
+
+agents as (
+
+    select * from {{ ref('dim_agents') }}
+
+),
+
+execution_components as (
+
+    {% for component in ['token', 'cpu', 'memory', 'gpu', 'storage', 'network'] %}
+    select
+        usage_date, workspace_id, agent_id, user_id, query_id, execution_id,
+        '{{ component }}' as cost_component,
+        coalesce({{ component }}_cost, 0) as amount_usd,
+        'execution' as source
+    from executions
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+api_calls as (
+
+    select
+        api.usage_date, api.workspace_id, api.agent_id,
+        executions.user_id, executions.query_id, api.execution_id,
+        'api' as cost_component,
+        api.cost_usd as amount_usd,
+        'api_call' as source
+    from {{ ref('fct_api_calls') }} as api
+    left join executions on api.execution_id = executions.execution_id
+
+),
+
+outside_calls as (
+
+    select
+        usage_date,
+        coalesce(workspace_id, '(unattributed)') as workspace_id,
+        coalesce(agent_id, '(unattributed)') as agent_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        query_id,
+        cast(null as {{ dbt.type_string() }}) as execution_id,
+        'token' as cost_component,
+        coalesce(token_cost, 0) as amount_usd,
+        source_system as source
+    from {{ ref('fct_llm_calls') }}
+    where is_outside_executions
+
+),
+
+cloud as (
+
+    select
+        usage_date, workspace_id, agent_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as query_id,
+        cast(null as {{ dbt.type_string() }}) as execution_id,
+        cost_component,
+        amount_usd,
+        'focus:' || cost_line_id as source
+    from {{ ref('int_cloud_cost_allocation') }}
+
+),
+
+ledger as (
+
+    select * from execution_components
+    union all
+    select * from api_calls
+    union all
+    select * from outside_calls
+    union all
+    select * from cloud
+
+)
+
+select
+    ledger.usage_date,
+    cast({{ dbt.date_trunc('month', 'ledger.usage_date') }} as date) as billing_month,
+    ledger.workspace_id,
+    coalesce(agents.department, '(unallocated)') as department,
+    coalesce(agents.project, '(unallocated)') as project,
+    ledger.agent_id,
+    coalesce(ledger.user_id, agents.owner_user_id, '(unallocated)') as user_id,
+    ledger.query_id,
+    ledger.execution_id,
+    ledger.cost_component,
+    {{ money('ledger.amount_usd') }} as amount_usd,
+    ledger.source
+from ledger
+left join agents on ledger.agent_id = agents.agent_id

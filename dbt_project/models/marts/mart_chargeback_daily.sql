@@ -1,0 +1,16 @@
+-- Chargeback per day x workspace x department x project x agent x user, one column per
+-- cost component. Sums over any of these dimensions reconcile to the ledger's total.
+select
+    usage_date,
+    billing_month,
+    workspace_id,
+    department,
+    project,
+    agent_id,
+    user_id,
+    {% for component in ['token', 'cpu', 'memory', 'gpu', 'storage', 'network', 'api', 'cloud_direct', 'cloud_shared', 'cloud_unallocated'] %}
+    {{ money("sum(case when cost_component = '" ~ component ~ "' then amount_usd else 0 end)") }} as {{ component }}_cost,
+    {% endfor %}
+    {{ money('sum(amount_usd)') }} as total_cost
+from {{ ref('fct_cost_ledger') }}
+group by usage_date, billing_month, workspace_id, department, project, agent_id, user_id

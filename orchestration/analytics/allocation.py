@@ -1,0 +1,101 @@
+"""Dynamic allocation per agent: compute tier, primary / fallback model and switch
+conditions, scaling policy, caching, and performance targets, all from its history."""
+
+import math
+
+import pandas as pd
+
+TIERS = [  # (tier, max cores, max memory MB); GPU work is at least 'performance'
+    ("economy", 1.0, 2048),
+    ("standard", 2.0, 4096),
+    ("performance", 4.0, 16384),
+    ("premium", float("inf"), float("inf")),
+]
+
+
+def tier_for(cores: float, memory_mb: float, gpus: int) -> str:
+    for name, c, m in TIERS:
+        if cores <= c and memory_mb <= m and (gpus == 0 or name in ("performance", "premium")):
+            return name
+    return "premium"
+
+
+def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd.DataFrame, sizing: pd.DataFrame,
+                       scaling: pd.DataFrame, models: pd.DataFrame, gpu_idle: set[str] = frozenset(),
+                       idle: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per agent.
+
+    - tier: the smallest tier holding the rightsized allocation (GPU kept unless idle);
+      'economy' for an idle agent (too few executions to size it; it scales to zero);
+    - primary model: the recommended cheaper model where one passed the success/quality
+      gate on most of the agent's executions, else the model it runs most; fallback: the
+      agent's other observed model of the same provider, else the primary; switch to the
+      fallback when the primary's error rate over 15 min exceeds twice its observed rate
+      (at least 5%) or its p95 latency exceeds 1.5 x the observed p95;
+    - scaling: min / max instances, thresholds, cooldown (cost_optimization.autoscaling_policy);
+    - caching: prompt cache on with a 5 min TTL when the agent repeats prefixes; response
+      cache size = p95 cache_size_mb x 1.25, TTL 24 h;
+    - targets: max latency = p95 execution duration x 1.2, min success rate = observed - 2
+      points (floor 0.9 when observed above it), max cost per execution = p95 cost.
+    """
+    ex = executions.copy()
+    ex["ok"] = ex["status"].eq("success")
+    ex["total_cost"] = ex["total_cost"].astype(float)
+    hist = ex.groupby("agent_id").agg(
+        executions=("ok", "size"), success_rate=("ok", "mean"),
+        p95_duration_ms=("execution_duration_ms", lambda s: s.quantile(0.95)),
+        p95_cost=("total_cost", lambda s: s.quantile(0.95)),
+        p95_cache_mb=("cache_size_mb", lambda s: s.quantile(0.95)),
+        main_model=("model_name", lambda s: s.value_counts().idxmax())).reset_index()
+    cl = calls.copy()
+    cl["err"] = ~cl["is_success"].astype(bool)
+    per_model = cl.groupby(["agent_id", "provider", "model"]).agg(
+        n=("err", "size"), error_rate=("err", "mean"), p95_latency_ms=("latency_ms", lambda s: s.quantile(0.95))).reset_index()
+    rec = models[models["status"].eq("recommended")] if not models.empty else models
+    out = []
+    for a in agents.itertuples():
+        h = hist[hist["agent_id"] == a.agent_id]
+        s = sizing[sizing["agent_id"] == a.agent_id]
+        sc = scaling[scaling["agent_id"] == a.agent_id]
+        cores = float(s["recommended_cpu_cores"].iloc[0]) if len(s) else a.allocated_cpu_cores
+        mem = float(s["recommended_memory_mb"].iloc[0]) if len(s) else a.allocated_memory_mb
+        gpus = 0 if a.agent_id in gpu_idle else int(a.allocated_gpus)
+        row = {"agent_id": a.agent_id, "workspace_id": a.workspace_id, "current_tier": a.compute_tier,
+               "recommended_tier": "economy" if a.agent_id in idle else tier_for(cores, mem, gpus), "cpu_cores": cores, "memory_mb": mem, "gpus": gpus}
+        if h.empty:
+            row.update({"primary_model": a.primary_model, "fallback_model": a.primary_model,
+                        "switch_condition": "no history", "min_instances": 0, "max_instances": 1,
+                        "scale_out_cpu_pct": 70, "scale_in_cpu_pct": 30, "cooldown_s": 300,
+                        "prompt_cache": "off", "response_cache_mb": 0.0, "response_cache_ttl_h": 0,
+                        "max_latency_ms": None, "min_success_rate": None, "max_cost_per_execution_usd": None})
+            out.append(row)
+            continue
+        h = h.iloc[0]
+        primary = h["main_model"]
+        r = rec[rec["agent_id"] == a.agent_id]
+        if len(r) and r["executions"].sum() >= 0.5 * h["executions"]:
+            primary = r.sort_values("monthly_saving_usd", ascending=False)["candidate_model"].iloc[0]
+        pm = per_model[per_model["agent_id"] == a.agent_id]
+        prov = pm.loc[pm["model"] == primary, "provider"]
+        others = pm[(pm["model"] != primary) & (pm["provider"].isin(prov))].sort_values("n", ascending=False)
+        fallback = others["model"].iloc[0] if len(others) else primary
+        pr = pm[pm["model"] == primary]
+        err = float(pr["error_rate"].iloc[0]) if len(pr) else float(pm["error_rate"].mean())
+        lat = float(pr["p95_latency_ms"].iloc[0]) if len(pr) else float(pm["p95_latency_ms"].max())
+        row.update({
+            "primary_model": primary, "fallback_model": fallback,
+            "switch_condition": (f"error rate over 15 min > {max(2 * err, 0.05):.1%} or p95 latency > {1.5 * lat:,.0f} ms"
+                                 if fallback != primary else "no fallback of the same provider observed; alert instead"),
+            "min_instances": int(sc["min_instances"].iloc[0]) if len(sc) else 1,
+            "max_instances": int(sc["max_instances"].iloc[0]) if len(sc) else 1,
+            "scale_out_cpu_pct": 70, "scale_in_cpu_pct": 30,
+            "cooldown_s": int(sc["cooldown_s"].iloc[0]) if len(sc) else 300,
+            "prompt_cache": "on, 5 min TTL",
+            "response_cache_mb": round(float(h["p95_cache_mb"] or 0) * 1.25, 3) if pd.notna(h["p95_cache_mb"]) else 0.0,
+            "response_cache_ttl_h": 24,
+            "max_latency_ms": int(math.ceil(h["p95_duration_ms"] * 1.2)),
+            "min_success_rate": round(max(min(0.9, h["success_rate"]), h["success_rate"] - 0.02), 4),
+            "max_cost_per_execution_usd": round(float(h["p95_cost"]), 6),
+        })
+        out.append(row)
+    return pd.DataFrame(out)

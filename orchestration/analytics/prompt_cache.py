@@ -1,0 +1,167 @@
+"""Prompt-prefix cache analysis, from fingerprints and block hashes (never prompt text).
+
+Sample (`fct_llm_calls`): a prompt fingerprint identifies a prompt template, i.e. an
+identical prompt prefix. Its length is not logged, so the shared prefix of a
+(model, fingerprint) group is taken as the group's smallest input (`min(input_tokens)`: an
+identical prefix cannot be longer than the shortest prompt that carries it), and only
+prefixes of at least the providers' minimum cacheable length (1,024 tokens) count. Calls
+are replayed in time order per group: a call within the cache TTL of the previous call of
+its group is a hit (its prefix would be read from cache), otherwise a miss (the prefix is
+written). Saving = hit tokens not already cached x (input - cache-read price) - written
+tokens x (cache-write - input price).
+
+Mooncake (`hash_ids`, one hash per 512-token block, a block hash covering the whole prefix
+up to it): a request's cacheable input is its leading blocks already seen in an earlier
+request (an unbounded prefix cache), the last block counting only the tokens it holds.
+Counted two ways: a Python replay over a set of seen hashes, and a DuckDB query that finds
+each hash's first request and takes the leading run of blocks first seen earlier.
+"""
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from orchestration.analytics.findings import monthly, usd, window_days
+
+MIN_CACHEABLE_PREFIX_TOKENS = 1024
+DEFAULT_TTL_MINUTES = 5.0
+BLOCK_TOKENS = 512
+
+
+def fingerprint_prefix_cache(calls: pd.DataFrame, prices: pd.DataFrame,
+                             ttl_minutes: float = DEFAULT_TTL_MINUTES,
+                             min_prefix_tokens: int = MIN_CACHEABLE_PREFIX_TOKENS) -> pd.DataFrame:
+    """Per agent x model: input tokens, cacheable prefix tokens, the share of input that is
+    cacheable, tokens already served from cache, redundant (re-sent, uncached) prefix
+    tokens, and the saving of a prompt cache net of cache-write cost, in the window and
+    per month.
+
+    calls: agent_id, workspace_id, model, prompt_fingerprint, started_at, usage_date,
+    input_tokens, cached_input_tokens. prices: model, input_usd_per_mtok,
+    cached_input_usd_per_mtok, cache_write_usd_per_mtok."""
+    cols = ["workspace_id", "agent_id", "model", "calls", "input_tokens", "cacheable_tokens",
+            "cacheable_share", "already_cached_tokens", "redundant_prefix_tokens", "cache_writes",
+            "saving_in_window_usd", "monthly_saving_usd"]
+    if calls.empty:
+        return pd.DataFrame(columns=cols)
+    days = window_days(calls["usage_date"])
+    df = calls[["workspace_id", "agent_id", "model", "prompt_fingerprint", "started_at",
+                "input_tokens", "cached_input_tokens"]].copy()
+    df["started_at"] = pd.to_datetime(df["started_at"])
+    df = df.sort_values(["model", "prompt_fingerprint", "started_at"], kind="mergesort")
+    key = ["model", "prompt_fingerprint"]
+    df["prefix"] = df.groupby(key)["input_tokens"].transform("min")
+    gap = df.groupby(key)["started_at"].diff()
+    df["hit"] = gap.notna() & (gap <= pd.Timedelta(minutes=ttl_minutes))
+    eligible = df["prompt_fingerprint"].notna() & (df["prefix"] >= min_prefix_tokens)
+    df["cacheable"] = np.where(eligible & df["hit"], df["prefix"], 0)
+    df["redundant"] = np.clip(df["cacheable"] - df["cached_input_tokens"], 0, None)
+    df["written"] = np.where(eligible & ~df["hit"], df["prefix"], 0)
+
+    p = prices.copy()
+    for c in ["input_usd_per_mtok", "cached_input_usd_per_mtok", "cache_write_usd_per_mtok"]:
+        p[c] = p[c].astype(float)
+    df = df.merge(p[["model", "input_usd_per_mtok", "cached_input_usd_per_mtok", "cache_write_usd_per_mtok"]],
+                  on="model", how="left")
+    read_gain = (df["input_usd_per_mtok"] - df["cached_input_usd_per_mtok"]) / 1e6
+    write_premium = (df["cache_write_usd_per_mtok"] - df["input_usd_per_mtok"]).clip(lower=0) / 1e6
+    df["saving"] = (df["redundant"] * read_gain - df["written"] * write_premium).fillna(0)
+
+    g = df.groupby(["workspace_id", "agent_id", "model"], as_index=False, dropna=False).agg(
+        calls=("input_tokens", "size"), input_tokens=("input_tokens", "sum"),
+        cacheable_tokens=("cacheable", "sum"), already_cached_tokens=("cached_input_tokens", "sum"),
+        redundant_prefix_tokens=("redundant", "sum"), cache_writes=("written", lambda s: int((s > 0).sum())),
+        saving_in_window_usd=("saving", "sum"))
+    g["cacheable_share"] = (g["cacheable_tokens"] / g["input_tokens"].where(g["input_tokens"] > 0)).fillna(0).round(6)
+    g["saving_in_window_usd"] = g["saving_in_window_usd"].map(usd)
+    g["monthly_saving_usd"] = g["saving_in_window_usd"].map(lambda x: monthly(x, days))
+    return g[cols].sort_values("monthly_saving_usd", ascending=False).reset_index(drop=True)
+
+
+def duplicate_llm_calls(calls: pd.DataFrame, ttl_hours: float = 24.0) -> pd.DataFrame:
+    """Exact-duplicate candidates whose response a cache could serve: the same agent, model,
+    prompt fingerprint and input size as a successful call within `ttl_hours` before. Per
+    agent: calls, duplicates, hit rate, their token cost in the window and per month.
+    (A fingerprint is of the prompt, never its text; identical fingerprint and input size is
+    the closest the logs come to an identical request.)"""
+    cols = ["workspace_id", "agent_id", "calls", "duplicate_calls", "hit_rate", "duplicate_cost_usd",
+            "monthly_saving_usd"]
+    if calls.empty:
+        return pd.DataFrame(columns=cols)
+    days = window_days(calls["usage_date"])
+    df = calls.copy()
+    df["started_at"] = pd.to_datetime(df["started_at"])
+    df = df.sort_values("started_at", kind="mergesort")
+    key = ["agent_id", "model", "prompt_fingerprint", "input_tokens"]
+    ok = df[df["is_success"].astype(bool)]
+    last_ok = ok[key + ["started_at"]].rename(columns={"started_at": "prev_ok_at"})
+    df = pd.merge_asof(df, last_ok.sort_values("prev_ok_at"), left_on="started_at", right_on="prev_ok_at",
+                       by=key, allow_exact_matches=False, direction="backward")
+    df["duplicate"] = df["prev_ok_at"].notna() & ((df["started_at"] - df["prev_ok_at"]) <= pd.Timedelta(hours=ttl_hours))
+    df["token_cost"] = df["token_cost"].astype(float).fillna(0)
+    df["dup_cost"] = df["token_cost"].where(df["duplicate"], 0.0)
+    g = df.groupby(["workspace_id", "agent_id"], as_index=False).agg(
+        calls=("duplicate", "size"), duplicate_calls=("duplicate", "sum"), duplicate_cost_usd=("dup_cost", "sum"))
+    g["hit_rate"] = (g["duplicate_calls"] / g["calls"]).round(6)
+    g["duplicate_cost_usd"] = g["duplicate_cost_usd"].map(usd)
+    g["monthly_saving_usd"] = g["duplicate_cost_usd"].map(lambda x: monthly(x, days))
+    return g[cols]
+
+
+def read_mooncake(path) -> pd.DataFrame:
+    """The Mooncake trace (timestamp, input_length, output_length, hash_ids) in file order."""
+    df = pd.read_json(path, lines=True)
+    df.insert(0, "request_no", np.arange(len(df)))
+    return df
+
+
+def _block_tokens(input_length: int, i: int, n_blocks: int, block: int) -> int:
+    return block if i < n_blocks - 1 else input_length - block * (n_blocks - 1)
+
+
+def prefix_cache_share_replay(trace: pd.DataFrame, block_tokens: int = BLOCK_TOKENS) -> dict:
+    """Method 1: replay requests in order with a set of seen block hashes; a request's cached
+    input is its leading run of blocks already in the set (unbounded cache)."""
+    seen: set[int] = set()
+    cached = 0
+    total = 0
+    for length, hashes in zip(trace["input_length"], trace["hash_ids"], strict=True):
+        n = len(hashes)
+        hit = True
+        for i, h in enumerate(hashes):
+            if hit and h in seen:
+                cached += _block_tokens(int(length), i, n, block_tokens)
+            else:
+                hit = False
+        seen.update(hashes)
+        total += int(length)
+    return {"requests": len(trace), "input_tokens": total, "cacheable_tokens": cached,
+            "cacheable_share": cached / total if total else 0.0}
+
+
+def prefix_cache_share_sql(trace: pd.DataFrame, block_tokens: int = BLOCK_TOKENS) -> dict:
+    """Method 2: in DuckDB, a block is cacheable when its hash first appeared in an earlier
+    request and every block before it in the request is cacheable too (running min)."""
+    t = trace[["request_no", "input_length", "hash_ids"]]
+    with duckdb.connect() as conn:
+        conn.register("trace", t)
+        row = conn.execute(f"""
+            with blocks as (
+                select request_no, input_length, len(hash_ids) as n_blocks,
+                       unnest(hash_ids) as h, generate_subscripts(hash_ids, 1) as pos
+                from trace),
+            first_seen as (select h, min(request_no) as first_request from blocks group by h),
+            flagged as (
+                select b.*, (f.first_request < b.request_no)::int as seen_before,
+                       case when pos < n_blocks then {block_tokens}
+                            else input_length - {block_tokens} * (n_blocks - 1) end as tokens
+                from blocks b join first_seen f using (h)),
+            prefix as (
+                select *, min(seen_before) over (partition by request_no order by pos
+                                                 rows between unbounded preceding and current row) as in_prefix
+                from flagged)
+            select (select sum(input_length) from trace) as input_tokens,
+                   sum(tokens * in_prefix) as cacheable_tokens from prefix""").fetchone()
+    total, cached = int(row[0] or 0), int(row[1] or 0)
+    return {"requests": len(trace), "input_tokens": total, "cacheable_tokens": cached,
+            "cacheable_share": cached / total if total else 0.0}

@@ -1,0 +1,235 @@
+"""Forecasts, forecast accuracy, anomalies and budget projections (one step, four tables).
+
+The pure logic is in orchestration/analytics/{forecasting,budget_projection}.py; this
+module reads the marts, runs it and writes analytics.*.
+"""
+
+import base64
+import io
+import time
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from orchestration.analytics import budget_projection as bp
+from orchestration.analytics import forecasting as fc
+
+MARTS = ["mart_daily_usage", "fct_resource_utilization", "fct_llm_calls", "mart_token_budget_tracking", "dim_agents"]
+
+DETAIL_SQL = """
+with usage as (
+    select coalesce(workspace_id, '(unattributed)') as workspace_id, coalesce(agent_id, '(unattributed)') as agent_id,
+           model, usage_date,
+           sum(total_tokens)::double as tokens, sum(api_calls)::double as api_calls,
+           sum(token_cost)::double as token_cost, sum(cpu_cost)::double as cpu_cost,
+           sum(memory_cost)::double as memory_cost, sum(gpu_cost)::double as gpu_cost,
+           sum(storage_cost)::double as storage_cost, sum(network_cost)::double as network_cost,
+           sum(api_cost)::double as api_cost, sum(total_cost)::double as total_cost
+    from marts.mart_daily_usage group by all
+), resources as (
+    select workspace_id, agent_id, model_name as model, usage_date,
+           sum(cpu_core_seconds)::double / 3600 as cpu_core_hours,
+           sum(coalesce(gpu_compute_units, 0))::double as gpu_units,
+           sum(coalesce(persistent_storage_mb, 0))::double as storage_growth_mb
+    from marts.fct_resource_utilization group by all
+)
+select coalesce(u.workspace_id, r.workspace_id) as workspace_id, coalesce(u.agent_id, r.agent_id) as agent_id,
+       coalesce(u.model, r.model) as model, coalesce(u.usage_date, r.usage_date) as usage_date,
+       coalesce(u.tokens, 0) as tokens, coalesce(r.cpu_core_hours, 0) as cpu_core_hours,
+       coalesce(r.gpu_units, 0) as gpu_units, coalesce(u.api_calls, 0) as api_calls,
+       coalesce(r.storage_growth_mb, 0) as storage_growth_mb,
+       coalesce(u.token_cost, 0) as token_cost, coalesce(u.cpu_cost, 0) as cpu_cost,
+       coalesce(u.memory_cost, 0) as memory_cost, coalesce(u.gpu_cost, 0) as gpu_cost,
+       coalesce(u.storage_cost, 0) as storage_cost, coalesce(u.network_cost, 0) as network_cost,
+       coalesce(u.api_cost, 0) as api_cost, coalesce(u.total_cost, 0) as total_cost
+from usage u full outer join resources r
+  on u.workspace_id = r.workspace_id and u.agent_id = r.agent_id and u.model = r.model and u.usage_date = r.usage_date
+"""
+
+
+class ForecastSettings(dg.Config):
+    horizon_days: int = 30
+    hourly_horizon_days: int = 7
+    backtest_folds: int = 2
+    n_paths: int = 1000
+
+
+def fan_chart_png(history: pd.Series, forecast: pd.DataFrame, title: str) -> str:
+    """Base64 PNG: history, forecast mean and 80%/95% bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=90)
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1.2, label="actual")
+    ax.fill_between(forecast["ts"], forecast["lower_95"], forecast["upper_95"], color="tab:blue", alpha=0.18, label="95%")
+    ax.fill_between(forecast["ts"], forecast["lower_80"], forecast["upper_80"], color="tab:blue", alpha=0.35, label="80%")
+    ax.plot(forecast["ts"], forecast["mean"], color="tab:blue", lw=1.5, label="forecast mean")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _write(duckdb: DuckDBResource, tables: dict[str, pd.DataFrame]) -> None:
+    with duckdb.get_connection() as conn:
+        conn.execute("create schema if not exists analytics")
+        for name, df in tables.items():
+            conn.register("df_view", df)
+            conn.execute(f"create or replace table analytics.{name} as select * from df_view")
+            conn.unregister("df_view")
+
+
+def _md(df: pd.DataFrame, n: int = 10) -> str:
+    """A markdown table of the first n rows (numbers to 4 significant digits)."""
+    if not len(df):
+        return "(no rows)"
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.head(n).itertuples(index=False)]
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    name="forecasts",
+    group_name="forecasting",
+    specs=[
+        dg.AssetSpec(["analytics", "forecasts"], kinds={"python", "duckdb"},
+                     deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+                     description="Daily (and hourly where dense) forecasts per workspace x agent, workspace and total, "
+                                 "for tokens, CPU core-hours, GPU units, API calls, storage growth, and derived cost: "
+                                 "mean and 80%/95% intervals, the model chosen by backtest."),
+        dg.AssetSpec(["analytics", "forecast_accuracy"], kinds={"python", "duckdb"},
+                     deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+                     description="Per series: rolling-origin backtest MASE and 80%/95% coverage of the chosen model "
+                                 "and of seasonal naive."),
+        dg.AssetSpec(["analytics", "forecast_anomalies"], kinds={"python", "duckdb"},
+                     deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+                     description="Backtested days whose actual fell outside the 95% interval, with size and likely driver."),
+        dg.AssetSpec(["analytics", "budget_projections"], kinds={"python", "duckdb"},
+                     deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+                     description="Every budget (daily tokens, monthly tokens, monthly cost): projected end-of-period "
+                                 "usage, probability of breaching, expected breach date."),
+    ],
+)
+def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckdb: DuckDBResource):
+    started = time.perf_counter()
+    with duckdb.get_connection() as conn:
+        detail = conn.execute(DETAIL_SQL).df()
+        calls = conn.execute(
+            "select coalesce(workspace_id, '(unattributed)') as workspace_id, started_at, total_tokens "
+            "from marts.fct_llm_calls where started_at is not null").df()
+        budgets = conn.execute(
+            "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
+            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents").df()
+        actuals = conn.execute(
+            "select agent_id, usage_date, daily_total_tokens::double as tokens, daily_total_cost::double as cost_usd "
+            "from marts.mart_token_budget_tracking").df()
+
+    as_of = pd.Timestamp(detail["usage_date"].max())
+    daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
+                                  backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D")
+    series = fc.build_daily_series(detail, as_of)
+    daily = fc.forecast_many(series, daily_cfg)
+
+    hourly_series = fc.build_hourly_series(calls)
+    if len(hourly_series):
+        hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
+                                       backtest_folds=config.backtest_folds, backtest_horizon=24,
+                                       n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h")
+        hourly = fc.forecast_many(hourly_series, hourly_cfg)
+    else:
+        hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
+
+    # Cost from the token and compute forecasts at current unit prices.
+    dates = pd.date_range(as_of + pd.Timedelta(days=1), periods=config.horizon_days, freq="D")
+    prices = bp.unit_prices(detail.groupby(["agent_id", "usage_date"], as_index=False).sum(numeric_only=True), as_of)
+    agents = series[series["level"] == "agent"][["workspace_id", "agent_id"]].drop_duplicates()
+    token_paths, cost_by_agent, cost_rows = {}, {}, []
+    for a in agents.itertuples():
+        metric_paths = {m: daily.paths.get(f"daily|agent|{a.workspace_id}|{a.agent_id}|{m}") for m in fc.METRICS}
+        token_paths[a.agent_id] = metric_paths["tokens"]
+        p = prices[prices["agent_id"] == a.agent_id].set_index("metric")["usd_per_unit"].to_dict()
+        cp = bp.cost_paths(metric_paths, p)
+        if cp is not None:
+            cost_by_agent[a.agent_id] = cp
+            cost_rows.append(("agent", a.workspace_id, a.agent_id, cp))
+    if cost_by_agent:
+        cost_rows.append(("total", "*", "*", sum(cost_by_agent.values())))
+    cost_frames = []
+    for level, ws, agent, cp in cost_rows:
+        f = pd.DataFrame({"ts": dates, "mean": cp.mean(axis=0), "median": np.median(cp, axis=0)})
+        for level_pct, (lo, hi) in fc.quantile_bounds(cp).items():
+            f[f"lower_{level_pct}"], f[f"upper_{level_pct}"] = lo, hi
+        f = f.assign(series_id=f"daily|{level}|{ws}|{agent}|cost_usd", grain="daily", level=level, workspace_id=ws,
+                     agent_id=agent, metric="cost_usd", step=np.arange(1, len(f) + 1), model="derived",
+                     transform="none", backtest_mase=np.nan, n_obs=np.nan, last_actual_ts=as_of,
+                     method_note="sum of forecast paths x unit prices of the last 7 days")
+        cost_frames.append(f)
+
+    forecasts_df = pd.concat([daily.forecasts, hourly.forecasts, *cost_frames], ignore_index=True)
+    forecasts_df = forecasts_df[daily.forecasts.columns]
+    forecasts_df["as_of_date"] = as_of.date()
+    forecasts_df["forecast_date"] = pd.to_datetime(forecasts_df["ts"]).dt.date
+    accuracy_df = pd.concat([daily.accuracy, hourly.accuracy], ignore_index=True)
+    anomalies_df = fc.find_anomalies(daily.backtests, detail)
+    projections_df = bp.project_budgets(budgets, actuals, token_paths, cost_by_agent, dates, as_of)
+
+    _write(duckdb, {"forecasts": forecasts_df, "forecast_accuracy": accuracy_df,
+                    "forecast_anomalies": anomalies_df, "budget_projections": projections_df})
+
+    # Metadata: fan chart of total daily tokens, previews.
+    total_id = "daily|total|*|*|tokens"
+    hist = series[series["series_id"] == total_id].set_index("ts")["value"]
+    total_fc = forecasts_df[forecasts_df["series_id"] == total_id]
+    png = fan_chart_png(hist, total_fc, f"Total tokens per day: forecast ({total_fc['model'].iloc[0]}) with 80%/95% intervals") if len(total_fc) else None
+    plot_md = f"![forecast fan](data:image/png;base64,{png})" if png else "(no total series)"
+    elapsed = time.perf_counter() - started
+    models = accuracy_df["model"].value_counts().to_dict() if len(accuracy_df) else {}
+    daily_acc = accuracy_df[accuracy_df["grain"] == "daily"] if len(accuracy_df) else accuracy_df
+    yield dg.MaterializeResult(
+        asset_key=["analytics", "forecasts"],
+        metadata={
+            "dagster/row_count": len(forecasts_df),
+            "series": int(forecasts_df["series_id"].nunique()),
+            "as_of_date": str(as_of.date()),
+            "horizon_days": config.horizon_days,
+            "models_chosen": dg.MetadataValue.json(models),
+            "seconds": round(elapsed, 1),
+            "forecast_fan_total_tokens": dg.MetadataValue.md(plot_md),
+            "preview": dg.MetadataValue.md(_md(total_fc[["forecast_date", "mean", "lower_80", "upper_80", "lower_95", "upper_95", "model"]], 14)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["analytics", "forecast_accuracy"],
+        metadata={
+            "dagster/row_count": len(accuracy_df),
+            "median_mase": float(daily_acc["mase"].median()) if len(daily_acc) else None,
+            "median_naive_mase": float(daily_acc["naive_mase"].median()) if len(daily_acc) else None,
+            "coverage_80": float(daily_acc["coverage_80"].mean()) if len(daily_acc) else None,
+            "coverage_95": float(daily_acc["coverage_95"].mean()) if len(daily_acc) else None,
+            "preview": dg.MetadataValue.md(_md(accuracy_df[["series_id", "model", "mase", "naive_mase", "coverage_80", "coverage_95"]]
+                                               if len(accuracy_df) else accuracy_df)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["analytics", "forecast_anomalies"],
+        metadata={"dagster/row_count": len(anomalies_df),
+                  "preview": dg.MetadataValue.md(_md(anomalies_df[["usage_date", "series_id", "actual", "expected", "direction",
+                                                                   "size_pct", "driver_agent_id", "driver_model"]]))},
+    )
+    likely = projections_df[projections_df["p_breach"] >= 0.5] if len(projections_df) else projections_df
+    yield dg.MaterializeResult(
+        asset_key=["analytics", "budget_projections"],
+        metadata={"dagster/row_count": len(projections_df), "likely_breaches": len(likely),
+                  "preview": dg.MetadataValue.md(_md(likely[["agent_id", "budget_type", "budget", "projected_end_of_period",
+                                                             "p_breach", "expected_breach_date"]] if len(likely) else likely, 20))},
+    )

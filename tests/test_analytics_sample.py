@@ -1,0 +1,70 @@
+"""The shipped sample through `warehouse build`: every inefficiency the generator planted
+(data/sample_truth.json) is found, and no healthy agent is flagged."""
+
+import json
+
+import duckdb
+import pytest
+
+from .conftest import REPO, sample_warehouse  # noqa: F401
+
+TRUTH = json.loads((REPO / "data" / "sample_truth.json").read_text())
+# planted list -> the finding kind that must name each of its members
+PLANTED = {
+    "idle_agents": "idle_agent",
+    "oversized_agents": "oversized_allocation",
+    "low_util_gpu_agents": "idle_gpu",
+    "redundant_api_agents": "api_response_cache",
+    "high_failure_agents": "high_failure_rate",
+    "rate_limited_endpoints": "rate_limit_backoff",
+}
+# Kinds that say something is wrong with the subject (optimizations open to every agent,
+# such as prompt caching, spot or a cheaper model that passed the gate, are not flags).
+FLAG_KINDS = set(PLANTED.values()) | {"failing_endpoint", "unused_cache", "response_cache"}
+
+
+@pytest.fixture(scope="module")
+def findings(sample_warehouse):  # noqa: F811
+    with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+        return conn.sql("select * from analytics.findings").df()
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+def test_every_planted_inefficiency_is_found_with_a_dollar_figure(findings, planted):
+    kind = PLANTED[planted]
+    found = findings[findings["kind"] == kind]
+    missing = set(TRUTH[planted]) - set(found["subject_id"])
+    assert not missing, f"{planted}: {sorted(missing)} not found as {kind}"
+    assert (found.set_index("subject_id").loc[TRUTH[planted], "monthly_saving_usd"] > 0).all()
+
+
+def test_no_healthy_agent_is_flagged(findings):
+    flagged = findings[findings["kind"].isin(FLAG_KINDS) & findings["subject_type"].eq("agent")]
+    assert set(flagged["subject_id"]) & set(TRUTH["healthy_agents"]) == set()
+    # and nothing is flagged that was not planted
+    planted = set().union(*(TRUTH[p] for p in PLANTED))
+    assert set(flagged["subject_id"]) <= planted
+
+
+def test_every_finding_has_evidence_and_a_dollar_figure_or_a_reason(findings):
+    assert findings["finding_id"].is_unique
+    assert findings["evidence"].str.len().gt(0).all() and findings["period"].str.len().gt(0).all()
+    zero = findings[findings["monthly_saving_usd"] == 0]
+    assert zero["assumption"].str.contains("no dollar saving").all()
+    assert set(findings["effort"]) <= {"low", "medium", "high"} and set(findings["priority"]) <= {"P1", "P2", "P3"}
+
+
+def test_analytics_tables_and_what_if_are_written(sample_warehouse):  # noqa: F811
+    with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+        names = {t for (t,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'analytics'").fetchall()}
+        assert {"findings", "efficiency_scores", "token_distribution", "prompt_cache", "waste_summary",
+                "agent_allocation", "what_if", "cost_roadmap", "gpu_idle_telemetry"} <= names
+        wi = conn.sql("select * from analytics.what_if").df()
+        assert set(wi["metric"]) == {"total_cost", "token_efficiency", "waste", "cost_per_task"}
+        # 20 agents, one allocation row each; the waste total equals its lines
+        assert conn.execute("select count(*) from analytics.agent_allocation").fetchone()[0] == 20
+        lines, total = conn.execute("""select sum(monthly_waste_usd) filter (where kind <> 'total'),
+                                              sum(monthly_waste_usd) filter (where kind = 'total')
+                                       from analytics.waste_summary""").fetchone()
+        assert lines == pytest.approx(total, abs=1e-5)

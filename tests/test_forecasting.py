@@ -1,0 +1,342 @@
+"""Forecasting and budget projection: pure functions on synthetic series whose truth is
+known by construction, then the sample warehouse's analytics tables."""
+
+import base64
+import math
+import warnings
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestration.analytics import budget_projection as bp
+from orchestration.analytics import forecasting as fc
+
+from .conftest import REPO, BIN, run, sample_warehouse  # noqa: F401
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+START = pd.Timestamp("2026-01-05")  # a Monday
+
+
+def multiplicative(seed, n, h, growth=0.01, weekend=0.35, sigma=0.05, base=1000.0):
+    """y_t = base x (1+growth)^t x weekend factor (Sat, Sun) x lognormal noise.
+    Returns the training series, the true expected values of the next h days, and a
+    draw of those h days."""
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range(START, periods=n + h, freq="D")
+    level = base * (1 + growth) ** np.arange(n + h) * np.where(idx.day_of_week >= 5, weekend, 1.0)
+    y = level * np.exp(rng.normal(0, sigma, n + h))
+    return pd.Series(y[:n], index=idx[:n]), level[n:] * math.exp(sigma**2 / 2), y[n:]
+
+
+# ---------------------------------------------------------------- recovery of trend and seasonality
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_forecast_recovers_growth_and_weekly_seasonality(seed):
+    """12 weeks of +1%/day growth, weekend at 35% of a weekday, 5% noise. Bounds: every day
+    of the next two weeks within 15% of the true expected value (the noise alone is 5%);
+    week-on-week growth of the forecast within 1.07 +- 0.04 (truth 1.01^7 = 1.072); weekend /
+    weekday ratio within 0.35 +- 0.03."""
+    train, truth, _ = multiplicative(seed, n=84, h=28)
+    f = fc.forecast_series(train, fc.ForecastConfig(horizon=28, seed=seed))
+    assert f.model in fc.DAILY_MODELS and f.transform == "log"
+    frame = f.frame()
+    assert list(frame["ts"]) == list(pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=28))
+    mean = frame["mean"].to_numpy()
+    assert np.max(np.abs(mean[:14] / truth[:14] - 1)) < 0.15
+    growth = mean[7:14].sum() / mean[:7].sum()
+    assert 1.03 < growth < 1.11
+    weekend = frame["ts"].dt.day_of_week >= 5
+    first_week = frame.index < 7
+    ratio = mean[weekend & first_week].mean() / mean[~weekend & first_week].mean()
+    assert 0.32 < ratio < 0.38
+
+
+def test_additive_series_with_zero_recovers_linear_trend():
+    """A series with a zero (so modelled on the raw scale): 50 + 3/day + weekly pattern.
+    The slope fitted to the forecast (with weekday dummies) is 3 +- 1.2 per day."""
+    rng = np.random.default_rng(7)
+    n, h = 70, 14
+    t = np.arange(n + h)
+    pattern = np.array([10, 12, 8, 11, 9, -25, -30])
+    y = 50 + 3 * t + pattern[t % 7] + rng.normal(0, 3, n + h)
+    y[0] = 0.0
+    train = pd.Series(y[:n], index=pd.date_range(START, periods=n))
+    f = fc.forecast_series(train, fc.ForecastConfig(horizon=h))
+    assert f.transform == "none"
+    mean = f.frame()["mean"].to_numpy()
+    X = np.column_stack([t[n:]] + [(t[n:] % 7 == d).astype(float) for d in range(7)])
+    slope = np.linalg.lstsq(X, mean, rcond=None)[0][0]
+    assert 1.8 < slope < 4.2
+    assert np.max(np.abs(mean - (50 + 3 * t[n:] + pattern[t[n:] % 7]))) < 25
+
+
+def test_intervals_cover_at_close_to_nominal_rate_over_many_seeds():
+    """100 independent series (8 weeks, 10% noise), 14 days ahead each: 1,400 points. The
+    binomial sd of a coverage rate is ~1.1 points at 80% and ~0.6 at 95%; the bounds allow
+    for that plus the Monte Carlo error of the quantiles: 80% within 0.74..0.88, 95% within
+    0.91..0.985."""
+    inside = {80: [], 95: []}
+    for seed in range(100):
+        train, _, future = multiplicative(1000 + seed, n=56, h=14, sigma=0.1)
+        f = fc.forecast_series(train, fc.ForecastConfig(horizon=14, seed=seed, n_paths=500))
+        for level, (lo, hi) in fc.quantile_bounds(f.paths).items():
+            inside[level].append((future >= lo) & (future <= hi))
+    cov80, cov95 = np.mean(inside[80]), np.mean(inside[95])
+    assert 0.74 <= cov80 <= 0.88, cov80
+    assert 0.91 <= cov95 <= 0.985, cov95
+
+
+def test_seasonal_naive_interval_grows_with_the_square_root_of_seasons_ahead():
+    """Seasonal-difference residuals of a known sd: the 95% half-width in season k is
+    1.96 x sd x sqrt(k) (within 10%, Monte Carlo)."""
+    pattern = np.array([5.0, 6, 7, 8, 9, 2, 1])
+    # seasons alternately shifted by 0 and 0.5: every seasonal difference is +-0.5, sd 0.5
+    z = np.tile(pattern, 40) + np.repeat(np.tile([0.0, 0.5], 20), 7)
+    sd = np.sqrt(np.mean((z[7:] - z[:-7]) ** 2))
+    paths = fc._simulate_seasonal_naive(z, 7, 21, 20000, np.random.default_rng(0))
+    lo, hi = fc.quantile_bounds(paths)[95]
+    for k in (1, 2, 3):
+        half = (hi[(k - 1) * 7] - lo[(k - 1) * 7]) / 2
+        assert half == pytest.approx(1.96 * sd * math.sqrt(k), rel=0.1)
+    assert np.allclose(np.median(paths, axis=0)[:7], z[-7:], atol=0.05)
+
+
+# ---------------------------------------------------------------- fallbacks
+
+
+@pytest.mark.parametrize("n", [1, 5, 10, 15])
+def test_short_series_fall_back_without_an_exception(n):
+    y = pd.Series(np.linspace(100, 200, n), index=pd.date_range(START, periods=n))
+    f = fc.forecast_series(y, fc.ForecastConfig(horizon=30))
+    assert f.model == "recent_bootstrap" and "fallback" in f.note
+    frame = f.frame()
+    assert len(frame) == 30 and np.isfinite(frame.drop(columns="ts").to_numpy()).all()
+    # flat level drawn from the observed values: within their range
+    assert (frame["lower_95"] >= y.min() - 1e-9).all() and (frame["upper_95"] <= y.max() + 1e-9).all()
+    assert frame["mean"].iloc[0] == pytest.approx(y.iloc[-14:].mean(), rel=0.1)
+
+
+def test_sparse_and_all_zero_series_fall_back():
+    sparse = pd.Series(np.where(np.arange(40) % 2 == 0, 0.0, 10.0), index=pd.date_range(START, periods=40))
+    f = fc.forecast_series(sparse)
+    assert f.model == "recent_bootstrap" and "zeros" in f.note
+    assert f.frame()["mean"].mean() == pytest.approx(5.0, abs=0.6)
+    zeros = pd.Series(np.zeros(40), index=pd.date_range(START, periods=40))
+    z = fc.forecast_series(zeros)
+    assert z.model == "zero" and (z.frame()[["mean", "upper_95"]].to_numpy() == 0).all()
+
+
+# ---------------------------------------------------------------- backtest arithmetic
+
+
+def test_mase_and_coverage_arithmetic_by_hand():
+    bt = pd.DataFrame({
+        "model": "m", "fold": [0, 0, 1, 1], "actual": [10.0, 20, 30, 40], "median": [12.0, 20, 30, 36],
+        "mean": 0.0, "scale": [2.0, 2, 4, 4],
+        "lower_80": [11.0, 19, 29, 37], "upper_80": [13.0, 21, 31, 39],
+        "lower_95": [9.0, 18, 28, 35], "upper_95": [14.0, 22, 32, 41]})
+    s = fc.score_backtest(bt).iloc[0]
+    # fold 0: MAE 1 / 2 = 0.5; fold 1: MAE 2 / 4 = 0.5
+    assert s["mase"] == pytest.approx(0.5)
+    assert s["coverage_80"] == pytest.approx(0.5)  # 20 and 30 inside
+    assert s["coverage_95"] == pytest.approx(1.0)
+    assert fc.mase_scale(np.array([1, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 7]), 7) == pytest.approx(2 / 7)
+
+
+def test_build_daily_series_sums_fills_and_trims():
+    detail = pd.DataFrame({
+        "workspace_id": ["w1", "w1", "w1", "w2"], "agent_id": ["a", "a", "b", "c"], "model": ["x", "y", "x", "x"],
+        "usage_date": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-03", "2026-01-02"]),
+        "tokens": [1.0, 2.0, 4.0, 8.0], "api_calls": [0.0, 0, 0, 1]})
+    s = fc.build_daily_series(detail)
+    total = s[s["series_id"] == "daily|total|*|*|tokens"]
+    assert total["value"].tolist() == [3.0, 8.0, 4.0]
+    b = s[s["series_id"] == "daily|agent|w1|b|tokens"]
+    assert b["ts"].tolist() == [pd.Timestamp("2026-01-03")]  # starts at its first usage
+    a = s[s["series_id"] == "daily|agent|w1|a|tokens"]
+    assert a["value"].tolist() == [3.0, 0.0, 0.0]  # idle days are zeros
+    assert "daily|agent|w1|a|api_calls" not in set(s["series_id"])  # never used: no series
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+def test_planted_spike_is_found_with_its_driver():
+    """Two agents, two models; on one backtested day agent b's model y triples. The total
+    series flags that day as above its interval and names b / y as the driver."""
+    rng = np.random.default_rng(5)
+    days = pd.date_range(START, periods=42)
+    rows = []
+    for d in days:
+        wk = 0.4 if d.day_of_week >= 5 else 1.0
+        for agent, model, base in (("a", "x", 1000), ("a", "y", 500), ("b", "x", 700), ("b", "y", 800)):
+            v = base * wk * math.exp(rng.normal(0, 0.03))
+            if d == days[-3] and agent == "b" and model == "y":
+                v *= 3
+            rows.append({"workspace_id": "w", "agent_id": agent, "model": model, "usage_date": d, "tokens": v})
+    detail = pd.DataFrame(rows)
+    series = fc.build_daily_series(detail)
+    run_ = fc.forecast_many(series[series["level"] == "total"], fc.ForecastConfig(horizon=7))
+    anomalies = fc.find_anomalies(run_.backtests, detail)
+    hit = anomalies[anomalies["usage_date"] == days[-3]]
+    assert len(hit) == 1
+    r = hit.iloc[0]
+    assert r["direction"] == "above" and r["driver_agent_id"] == "b" and r["driver_model"] == "y"
+    # the driver's change against the same weekday a week before is ~2 x 800
+    assert r["driver_change"] == pytest.approx(1600, rel=0.15)
+    assert r["size"] > 0 and r["driver_share"] > 0.8
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def test_linear_burn_breach_date_exact():
+    """Monthly budget 1,000,000; 600,000 used by Nov 13; burn exactly 30,000/day: cumulative
+    exceeds the budget on day k with 600,000 + 30,000 k > 1,000,000 -> k = 14 -> Nov 27."""
+    as_of = pd.Timestamp("2026-11-13")
+    dates = pd.date_range("2026-11-14", periods=30)
+    paths = np.full((200, 30), 30_000.0)
+    r = bp.project_period(1_000_000, 600_000, dates, paths, "2026-11-01", "2026-11-30", as_of)
+    assert r["expected_breach_date"] == pd.Timestamp("2026-11-27").date()
+    assert r["projected_end_of_period"] == pytest.approx(600_000 + 17 * 30_000)
+    assert r["p_breach"] == 1.0 and not r["already_breached"]
+    # the same burn against a budget it never reaches this month
+    r2 = bp.project_period(2_000_000, 600_000, dates, paths, "2026-11-01", "2026-11-30", as_of)
+    assert r2["expected_breach_date"] is None and r2["p_breach"] == 0.0
+
+
+def test_linear_burn_through_the_forecaster():
+    """A noisy constant burn of 30,000/day (1% noise) since Oct 1, budget period November:
+    the forecaster's projection breaches on Nov 27 (+-1 day) with probability > 0.9."""
+    rng = np.random.default_rng(11)
+    hist_days = pd.date_range("2026-10-01", "2026-11-13")
+    y = pd.Series(30_000 * np.exp(rng.normal(0, 0.01, len(hist_days))), index=hist_days)
+    f = fc.forecast_series(y, fc.ForecastConfig(horizon=30, season=7))
+    mtd = float(y["2026-11-01":].sum())
+    budget = mtd + 14 * 30_000 - 15_000  # crossed during the 14th day ahead = Nov 27
+    r = bp.project_period(budget, mtd, f.index, f.paths, "2026-11-01", "2026-11-30", "2026-11-13")
+    assert abs((pd.Timestamp(r["expected_breach_date"]) - pd.Timestamp("2026-11-27")).days) <= 1
+    assert r["p_breach"] > 0.9
+
+
+def test_already_breached_budget_is_dated_from_actuals_and_month_boundary_respected():
+    actual = pd.Series([400.0, 400, 400], index=pd.date_range("2026-11-01", periods=3))
+    r = bp.project_period(1000, 1200, pd.date_range("2026-11-04", periods=5), np.zeros((10, 5)),
+                          "2026-11-01", "2026-11-30", "2026-11-03", actual)
+    assert r["already_breached"] and r["p_breach"] == 1.0
+    assert r["expected_breach_date"] == pd.Timestamp("2026-11-03").date()
+    # as of Oct 31 the monthly period is November: nothing used yet, only November's days count
+    budgets = pd.DataFrame({"workspace_id": ["w"], "agent_id": ["a"], "daily_token_budget": [None],
+                            "monthly_token_budget": [100.0], "monthly_cost_budget_usd": [None]})
+    actuals = pd.DataFrame({"agent_id": ["a"], "usage_date": [pd.Timestamp("2026-10-31")], "tokens": [99.0], "cost_usd": [0.0]})
+    dates = pd.date_range("2026-11-01", periods=40)
+    out = bp.project_budgets(budgets, actuals, {"a": np.full((5, 40), 5.0)}, {}, dates, "2026-10-31")
+    row = out.iloc[0]
+    assert row["actual_to_date"] == 0 and row["period_start"] == pd.Timestamp("2026-11-01").date()
+    assert row["projected_end_of_period"] == pytest.approx(150.0)  # 30 November days x 5
+    assert row["expected_breach_date"] == pd.Timestamp("2026-11-21").date()  # 5 x 21 = 105 > 100
+
+
+def test_daily_budget_first_likely_breach_day():
+    """Weekdays 120, weekends 50 against a daily budget of 100, as of a Friday: the next day
+    (Saturday) is safe, the expected breach date is Monday."""
+    dates = pd.date_range("2026-11-14", periods=10)  # Saturday
+    day = np.where(dates.day_of_week >= 5, 50.0, 120.0)
+    r = bp.project_daily_budget(100, dates, np.tile(day, (50, 1)), "2026-11-13")
+    assert r["p_breach"] == 0.0
+    assert r["expected_breach_date"] == pd.Timestamp("2026-11-16").date()
+    assert r["expected_breach_days_in_horizon"] == pytest.approx(6.0)
+
+
+def test_unit_prices_and_cost_paths_by_construction():
+    usage = pd.DataFrame({
+        "agent_id": ["a", "a", "b"], "usage_date": pd.to_datetime(["2026-11-12", "2026-11-13", "2026-11-13"]),
+        "tokens": [1000.0, 3000, 0], "token_cost": [1.0, 3.0, 0], "cpu_core_hours": [2.0, 2, 10],
+        "cpu_cost": [0.12, 0.12, 0.6], "memory_cost": [0.04, 0.04, 0.2], "network_cost": [0.0, 0, 0],
+        "gpu_units": [0.0, 0, 0], "gpu_cost": [0.0, 0, 0], "api_calls": [10.0, 10, 0], "api_cost": [0.1, 0.1, 0],
+        "storage_growth_mb": [0.0, 0, 0], "storage_cost": [0.0, 0, 0]})
+    p = bp.unit_prices(usage, "2026-11-13").set_index(["agent_id", "metric"])
+    assert p.loc[("a", "tokens"), "usd_per_unit"] == pytest.approx(0.001)
+    assert p.loc[("a", "cpu_core_hours"), "usd_per_unit"] == pytest.approx(0.08)  # (0.24 + 0.08) / 4
+    assert p.loc[("b", "tokens"), "usd_per_unit"] == pytest.approx(0.001) and p.loc[("b", "tokens"), "source"] == "fleet"
+    cp = bp.cost_paths({"tokens": np.full((2, 3), 1000.0), "cpu_core_hours": np.full((2, 3), 1.0)},
+                       {"tokens": 0.001, "cpu_core_hours": 0.08})
+    assert np.allclose(cp, 1.08)
+
+
+# ---------------------------------------------------------------- the sample warehouse
+
+
+@pytest.fixture(scope="module")
+def sample_db(sample_warehouse):  # noqa: F811
+    return sample_warehouse["DUCKDB_PATH"]
+
+
+def test_sample_forecasts_tables(sample_db):
+    with duckdb.connect(sample_db, read_only=True) as conn:
+        f = conn.execute("select * from analytics.forecasts").df()
+        acc = conn.execute("select * from analytics.forecast_accuracy").df()
+        last = conn.execute("select max(usage_date) from marts.mart_daily_usage").fetchone()[0]
+        hist = conn.execute("select sum(total_tokens) from marts.mart_daily_usage").fetchone()[0]
+    daily = f[f["grain"] == "daily"]
+    assert (pd.to_datetime(daily["as_of_date"]) == pd.Timestamp(last)).all()
+    steps = daily.groupby("series_id")["forecast_date"].agg(["min", "max", "count"])
+    assert (steps["count"] == 30).all()
+    assert (pd.to_datetime(steps["min"]) == pd.Timestamp(last) + pd.Timedelta(days=1)).all()
+    for metric in ("tokens", "cpu_core_hours", "api_calls", "storage_growth_mb", "gpu_units", "cost_usd"):
+        assert f"daily|total|*|*|{metric}" in set(f["series_id"]), metric
+    assert daily["series_id"].str.contains(r"\|agent\|").sum() > 0
+    assert set(f["grain"]) == {"daily", "hourly"}  # the sample's total LLM calls are dense by hour
+    eps = 1e-6
+    assert (f["lower_95"] <= f["lower_80"] + eps).all() and (f["lower_80"] <= f["median"] + eps).all()
+    assert (f["median"] <= f["upper_80"] + eps).all() and (f["upper_80"] <= f["upper_95"] + eps).all()
+    assert (f["lower_95"] >= 0).all()
+    # the total tokens forecast continues the history's scale (sample: ~5M/day on weekdays)
+    total = daily[daily["series_id"] == "daily|total|*|*|tokens"]
+    assert 0.3 * hist / 30 < total["mean"].iloc[:7].mean() < 3 * hist / 30
+    assert {"mase", "coverage_80", "coverage_95", "naive_mase", "interval_factor"} <= set(acc.columns)
+    assert acc["series_id"].is_unique and set(acc["series_id"]) <= set(f["series_id"])
+
+
+def test_sample_budget_projections_find_the_planted_over_budget_agents(sample_db):
+    with duckdb.connect(sample_db, read_only=True) as conn:
+        p = conn.execute("select * from analytics.budget_projections").df()
+        agents = conn.execute("select count(*) from marts.dim_agents").fetchone()[0]
+    assert set(p["budget_type"]) == {"daily_tokens", "monthly_tokens", "monthly_cost"}
+    assert len(p) == 3 * agents
+    daily = p[p["budget_type"] == "daily_tokens"].set_index("agent_id")
+    # as of Friday 2026-11-13: the planted agents break their daily budget again on Monday
+    for agent in ("agt_002", "agt_006"):
+        assert pd.Timestamp(daily.loc[agent, "expected_breach_date"]) == pd.Timestamp("2026-11-16"), agent
+    healthy = daily.loc[["agt_001", "agt_004", "agt_010"]]
+    assert healthy["expected_breach_date"].isna().all()
+    monthly = p[p["budget_type"] != "daily_tokens"]
+    assert (pd.to_datetime(monthly["period_start"]) == pd.Timestamp("2026-11-01")).all()
+    assert (pd.to_datetime(monthly["period_end"]) == pd.Timestamp("2026-11-30")).all()
+    assert ((monthly["p_breach"] >= 0) & (monthly["p_breach"] <= 1)).all()
+    assert (monthly["projected_end_of_period"] >= monthly["actual_to_date"] - 1e-9).all()
+
+
+def test_forecast_fan_chart_is_in_the_materialization_metadata(sample_warehouse, monkeypatch):  # noqa: F811
+    import dagster as dg
+
+    monkeypatch.setenv("DAGSTER_HOME", sample_warehouse["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["analytics", "forecasts"]))
+    md = event.asset_materialization.metadata["forecast_fan_total_tokens"].value
+    prefix = "![forecast fan](data:image/png;base64,"
+    assert md.startswith(prefix) and md.endswith(")")
+    assert base64.b64decode(md[len(prefix):-1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_benchmark_script_runs_on_the_real_series():
+    data = REPO.parent / "shared" / "real-data" / "alibaba_servegen" / "servegen_client_rate_traces.csv.gz"
+    assert data.exists(), f"the benchmark's data is expected at {data}"
+    proc = run([str(BIN / "python"), "benchmarks/forecast_accuracy.py"])
+    for model in ("m-large", "m-mid", "m-small"):
+        assert f"{model} requests/hour" in proc.stdout
+    assert "MASE_snaive" in proc.stdout and "cov95_snaive" in proc.stdout
