@@ -30,3 +30,14 @@
     ) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Order-independent aggregates of float measures: DuckDB sums doubles in parallel, in an
+    order that varies between runs, so the last bits of a float sum (and a rebuild's bytes)
+    could change. Summing in DECIMAL is exact, hence the same on every run. -#}
+{% macro exact_sum(expr) -%}
+    sum(cast({{ expr }} as decimal(28, 9)))
+{%- endmacro %}
+
+{% macro exact_avg(expr) -%}
+    (cast({{ exact_sum(expr) }} as double) / count({{ expr }}))
+{%- endmacro %}

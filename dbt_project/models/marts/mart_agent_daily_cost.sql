@@ -53,8 +53,9 @@ gpu_telemetry as (
 
     select
         workspace_id, agent_id, cast(sampled_at as date) as usage_date,
-        sum(interval_seconds) / 3600.0 as gpu_hours_observed,
-        sum(utilization_gpu_pct * interval_seconds) / nullif(sum(interval_seconds), 0) as avg_gpu_utilization_pct,
+        cast({{ exact_sum('interval_seconds') }} as double) / 3600 as gpu_hours_observed,
+        cast({{ exact_sum('utilization_gpu_pct * interval_seconds') }} as double)
+            / nullif(cast({{ exact_sum('interval_seconds') }} as double), 0) as avg_gpu_utilization_pct,
         sum(interval_cost_usd) as gpu_telemetry_cost_estimate
     from {{ ref('fct_gpu_samples') }}
     where agent_id is not null

@@ -14,10 +14,10 @@ per_sample as (
     select
         component, hour_start, sampled_at,
         count(*) as containers,
-        sum(cpu_cores_used) as cpu_cores_used,
-        sum(cpu_cores_requested) as cpu_cores_requested,
-        sum(memory_used_mib) as memory_used_mib,
-        sum(memory_requested_mib) as memory_requested_mib
+        {{ exact_sum('cpu_cores_used') }} as cpu_cores_used,
+        {{ exact_sum('cpu_cores_requested') }} as cpu_cores_requested,
+        {{ exact_sum('memory_used_mib') }} as memory_used_mib,
+        {{ exact_sum('memory_requested_mib') }} as memory_requested_mib
     from samples
     group by component, hour_start, sampled_at
 
@@ -28,14 +28,14 @@ select
     hour_start,
     count(*) as samples,
     round(max(containers), 6) as containers,
-    round(avg(cpu_cores_used), 6) as avg_cpu_cores_used,
+    round({{ exact_avg('cpu_cores_used') }}, 6) as avg_cpu_cores_used,
     {{ percentile_cont('cpu_cores_used', 0.95) }} as p95_cpu_cores_used,
-    round(avg(cpu_cores_requested), 6) as avg_cpu_cores_requested,
-    round(avg(memory_used_mib), 6) as avg_memory_used_mib,
-    round(avg(memory_requested_mib), 6) as avg_memory_requested_mib,
-    round(avg(cpu_cores_used) / nullif(avg(cpu_cores_requested), 0), 6) as cpu_efficiency,
-    round(greatest(0, 1 - avg(cpu_cores_used) / nullif(avg(cpu_cores_requested), 0)), 6) as cpu_idle_share,
-    round(avg(memory_used_mib) / nullif(avg(memory_requested_mib), 0), 6) as memory_efficiency,
-    round(greatest(0, 1 - avg(memory_used_mib) / nullif(avg(memory_requested_mib), 0)), 6) as memory_idle_share
+    round({{ exact_avg('cpu_cores_requested') }}, 6) as avg_cpu_cores_requested,
+    round({{ exact_avg('memory_used_mib') }}, 6) as avg_memory_used_mib,
+    round({{ exact_avg('memory_requested_mib') }}, 6) as avg_memory_requested_mib,
+    round({{ exact_avg('cpu_cores_used') }} / nullif({{ exact_avg('cpu_cores_requested') }}, 0), 6) as cpu_efficiency,
+    round(greatest(0, 1 - {{ exact_avg('cpu_cores_used') }} / nullif({{ exact_avg('cpu_cores_requested') }}, 0)), 6) as cpu_idle_share,
+    round({{ exact_avg('memory_used_mib') }} / nullif({{ exact_avg('memory_requested_mib') }}, 0), 6) as memory_efficiency,
+    round(greatest(0, 1 - {{ exact_avg('memory_used_mib') }} / nullif({{ exact_avg('memory_requested_mib') }}, 0)), 6) as memory_idle_share
 from per_sample
 group by component, hour_start
