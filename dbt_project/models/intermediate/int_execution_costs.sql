@@ -44,11 +44,7 @@ priced as (
         prices.output_usd_per_mtok,
         prices.context_window_tokens
     from executions
-    left join prices
-        on executions.model = prices.model
-        and (executions.llm_provider is null or executions.llm_provider = prices.provider)
-        and executions.started_at >= prices.valid_from
-        and (prices.valid_to is null or executions.started_at < prices.valid_to)
+    {{ join_price_in_force('executions', 'started_at', provider_optional='llm_provider') }}
 
 ),
 

@@ -25,11 +25,7 @@ priced as (
         prices.cache_write_1h_usd_per_mtok,
         prices.output_usd_per_mtok
     from calls
-    left join prices
-        on calls.model = prices.model
-        and calls.provider = prices.provider
-        and calls.started_at >= prices.valid_from
-        and (prices.valid_to is null or calls.started_at < prices.valid_to)
+    {{ join_price_in_force('calls', 'started_at') }}
 
 )
 

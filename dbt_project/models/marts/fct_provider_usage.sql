@@ -23,11 +23,7 @@ priced as (
         prices.cache_write_1h_usd_per_mtok,
         prices.output_usd_per_mtok
     from usage
-    left join prices
-        on usage.model = prices.model
-        and usage.provider = prices.provider
-        and usage.bucket_start >= prices.valid_from
-        and (prices.valid_to is null or usage.bucket_start < prices.valid_to)
+    {{ join_price_in_force('usage', 'bucket_start') }}
 
 )
 
