@@ -32,6 +32,12 @@ os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)
 DUCKDB_STORAGE_VERSION = os.environ.get("DUCKDB_STORAGE_VERSION", "v1.4.0")
 os.environ["DUCKDB_STORAGE_VERSION"] = DUCKDB_STORAGE_VERSION
 
+# The read-only copy BI tools, the API and the dashboard read. Replaced atomically after
+# each successful run, so readers never hold the pipeline's own file (one writer per
+# DuckDB file) and never see half a run.
+PUBLISHED_DUCKDB_PATH = _path_from_env("PUBLISHED_DUCKDB_PATH", REPO_ROOT / "data" / "published" / "warehouse.duckdb")
+os.environ["PUBLISHED_DUCKDB_PATH"] = str(PUBLISHED_DUCKDB_PATH)
+
 # Landing zone the ingest assets and the new-file sensor read.
 RAW_DATA_DIR = _path_from_env("RAW_DATA_DIR", REPO_ROOT / "data" / "raw")
 

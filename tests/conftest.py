@@ -59,12 +59,13 @@ def sample_warehouse(tmp_path_factory) -> dict[str, str]:
     """The shipped sample built once per session through `warehouse build` (the README's
     run command), in a temporary DuckDB file. Treat it as read-only: tests that change a
     warehouse build their own. Returns the environment the build ran with
-    (DUCKDB_PATH, RAW_DATA_DIR, DAGSTER_HOME)."""
+    (DUCKDB_PATH, RAW_DATA_DIR, DAGSTER_HOME, PUBLISHED_DUCKDB_PATH: the
+    read-only copy published at the end of the run)."""
     tmp = tmp_path_factory.mktemp("sample_warehouse")
     home = tmp / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").touch()
     env = {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(REPO / "data" / "raw"),
-           "DAGSTER_HOME": str(home)}
+           "DAGSTER_HOME": str(home), "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
     run([str(BIN / "warehouse"), "build"], env=env)
     return env
