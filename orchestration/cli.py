@@ -77,6 +77,8 @@ def build(start: str | None, end: str | None) -> int:
     print(f"\nRun {result.run_id}: {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s")
     for table, rows in mart_row_counts(str(settings.DUCKDB_PATH)).items():
         print(f"  {table:<45} {rows:>10,} rows")
+    if result.success:
+        print(f"Published (read-only copy for BI tools, the API and the dashboard): {settings.PUBLISHED_DUCKDB_PATH}")
     if alert_checks:
         print("Alerts (analytics.alerts): " + ", ".join(
             f"{c.asset_check_key.name} ({c.severity.value.lower()})" for c in alert_checks))

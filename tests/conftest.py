@@ -39,18 +39,20 @@ def copy_dbt_project(dest: Path, seeds_from: Path | None = None) -> Path:
     return project
 
 
-def mart_fingerprints(database: Path) -> dict[str, tuple[int, str]]:
-    """(row count, md5 over every row in a fixed order) for every table in marts."""
+def mart_fingerprints(database: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, tuple[int, str]]:
+    """(row count, md5 over every row in a fixed order) for every table in `schemas`
+    (keys are table names for marts alone, schema.table otherwise)."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as conn:
-        tables = [t for (t,) in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema in ? order by 1, 2",
+            [list(schemas)]).fetchall()
         return {
-            t: conn.execute(
-                f"select count(*), md5(coalesce(string_agg(r::varchar, '\n' order by r::varchar), '')) from marts.{t} r"
+            (t if schemas == ("marts",) else f"{s}.{t}"): conn.execute(
+                f"select count(*), md5(coalesce(string_agg(r::varchar, '\n' order by r::varchar), '')) from {s}.{t} r"
             ).fetchone()
-            for t in tables
+            for s, t in tables
         }
 
 

@@ -25,6 +25,7 @@ def test_dagster_dev_shows_the_whole_asset_graph(tmp_path):
     (home / "dagster.yaml").touch()
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+           "PUBLISHED_DUCKDB_PATH": str(tmp_path / "published" / "w.duckdb"),
            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     # started in its own process group, with INT/TERM restored so it can be stopped
     proc = subprocess.Popen(
@@ -50,7 +51,8 @@ def test_dagster_dev_shows_the_whole_asset_graph(tmp_path):
         assert keys["raw/executions"] == "raw"
         assert keys["marts/mart_token_budget_tracking"] == "marts"
         assert keys["reference/compute_rate_card"] == "reference"
-        assert {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts"} == set(keys.values())
+        assert {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts",
+                "publish"} == set(keys.values())
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -19,7 +19,8 @@ def repo():
 def test_graph_runs_from_raw_exports_to_marts_grouped_by_layer(repo):
     graph = repo.asset_graph
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert {g for g in groups.values()} == {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts"}
+    assert {g for g in groups.values()} == {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts",
+                                                 "publish"}
     for mart in ("fct_resource_utilization", "mart_daily_usage", "mart_token_budget_tracking",
                  "mart_infrastructure_cost_allocation"):
         assert groups[f"marts/{mart}"] == "marts"

@@ -25,7 +25,8 @@ def _env(tmp: Path, raw: Path = SAMPLE) -> dict[str, str]:
     home = tmp / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").touch()
-    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home)}
+    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home),
+            "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
 
 
 def _jsonl(folder: str):
@@ -188,7 +189,8 @@ def test_plain_dagster_cli_materializes_a_partition_range_then_the_models(tmp_pa
 
 def test_the_duckdb_cli_analysts_use_can_read_the_warehouse(built):
     _, env, _ = built
-    proc = run([str(BIN / "duckdb"), "-readonly", "-csv", env["DUCKDB_PATH"], "-c",
+    # analysts open the published copy (the working file may be locked by a run)
+    proc = run([str(BIN / "duckdb"), "-readonly", "-csv", env["PUBLISHED_DUCKDB_PATH"], "-c",
                 "select count(*) from marts.fct_resource_utilization"])
     with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
         expected = conn.execute("select count(*) from marts.fct_resource_utilization").fetchone()[0]
