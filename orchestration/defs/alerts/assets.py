@@ -27,10 +27,13 @@ CHECK_DESCRIPTIONS = {
 
 CPU_DAILY_SQL = """
 select workspace_id, agent_id, usage_date,
-       sum(cpu_usage_percent * execution_duration_ms) / nullif(sum(execution_duration_ms), 0) as cpu_pct
+       -- summed in DECIMAL: a parallel DOUBLE sum depends on row order, and rebuilds must be identical
+       (sum((cpu_usage_percent * execution_duration_ms)::decimal(38, 6))
+        / nullif(sum(execution_duration_ms), 0))::double as cpu_pct
 from marts.fct_resource_utilization
 where cpu_usage_percent is not null and execution_duration_ms > 0
 group by all
+order by all
 """
 
 
@@ -50,8 +53,8 @@ def alerts(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         tracking = conn.execute(
             "select workspace_id, agent_id, usage_date, daily_total_tokens, daily_token_budget, budget_month, "
             "month_to_date_tokens, monthly_token_budget, month_to_date_cost::double as month_to_date_cost, "
-            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.mart_token_budget_tracking").df()
-        projections = conn.execute("select * from analytics.budget_projections").df()
+            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.mart_token_budget_tracking order by all").df()
+        projections = conn.execute("select * from analytics.budget_projections order by all").df()
     as_of = pd.Timestamp(tracking["usage_date"].max())
     df = alerting.build_alerts(cpu_daily, tracking, projections)
     with duckdb.get_connection() as conn:

@@ -53,17 +53,17 @@ def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     started = time.monotonic()
     with duckdb.get_connection() as conn:
         frames = {
-            "executions": conn.sql("select * from marts.fct_resource_utilization").df(),
-            "llm_calls": conn.sql("select * from marts.fct_llm_calls").df(),
-            "api_calls": conn.sql("select * from marts.fct_api_calls").df(),
-            "agents": conn.sql("select * from marts.dim_agents").df(),
-            "prices": conn.sql("select * from reference.model_prices").df(),
-            "rate_card": conn.sql("select * from reference.compute_rate_card").df(),
+            "executions": conn.sql("select * from marts.fct_resource_utilization order by execution_id").df(),
+            "llm_calls": conn.sql("select * from marts.fct_llm_calls order by call_id").df(),
+            "api_calls": conn.sql("select * from marts.fct_api_calls order by request_id").df(),
+            "agents": conn.sql("select * from marts.dim_agents order by agent_id").df(),
+            "prices": conn.sql("select * from reference.model_prices order by all").df(),
+            "rate_card": conn.sql("select * from reference.compute_rate_card order by all").df(),
         }
         has_gpu = conn.execute(
             "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'fct_gpu_samples'"
         ).fetchall()[0][0] > 0
-        gpu_samples = conn.sql("select * from marts.fct_gpu_samples").df() if has_gpu else None
+        gpu_samples = conn.sql("select * from marts.fct_gpu_samples order by all").df() if has_gpu else None
     gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
                 "GPU waste comes from the executions (gpu_utilization)")

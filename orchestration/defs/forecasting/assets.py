@@ -46,6 +46,7 @@ select coalesce(u.workspace_id, r.workspace_id) as workspace_id, coalesce(u.agen
        coalesce(u.api_cost, 0) as api_cost, coalesce(u.total_cost, 0) as total_cost
 from usage u full outer join resources r
   on u.workspace_id = r.workspace_id and u.agent_id = r.agent_id and u.model = r.model and u.usage_date = r.usage_date
+order by all  -- a fixed row order: float sums in pandas then give the same bits every build
 """
 
 
@@ -126,13 +127,13 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
         detail = conn.execute(DETAIL_SQL).df()
         calls = conn.execute(
             "select coalesce(workspace_id, '(unattributed)') as workspace_id, started_at, total_tokens "
-            "from marts.fct_llm_calls where started_at is not null").df()
+            "from marts.fct_llm_calls where started_at is not null order by all").df()
         budgets = conn.execute(
             "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
-            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents").df()
+            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents order by all").df()
         actuals = conn.execute(
             "select agent_id, usage_date, daily_total_tokens::double as tokens, daily_total_cost::double as cost_usd "
-            "from marts.mart_token_budget_tracking").df()
+            "from marts.mart_token_budget_tracking order by all").df()
 
     as_of = pd.Timestamp(detail["usage_date"].max())
     daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
