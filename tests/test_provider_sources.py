@@ -128,11 +128,14 @@ def test_calls_outside_executions_are_charged_to_their_agent(warehouse):
 
 def test_prompt_text_never_reaches_the_warehouse(warehouse):
     assert CANARY in (PROVIDERS / "litellm_spend_logs" / "litellm_spend_logs_2026-10-31.json").read_text()
+    assert CANARY in (PROVIDERS / "otel_genai_spans" / "otel_genai_spans_2026-10-31.json").read_text()
     hits = []
+    # every column of every table and view (cast: JSON, lists and structs hold text too)
     for schema, table, column in warehouse.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
-        "where data_type = 'VARCHAR'").fetchall():
-        n = warehouse.execute(f'select count(*) from "{schema}"."{table}" where "{column}" like ?', [f"%{CANARY}%"]).fetchone()[0]
+        "where table_catalog = current_database()").fetchall():
+        n = warehouse.execute(f'select count(*) from "{schema}"."{table}" where cast("{column}" as varchar) like ?',
+                              [f"%{CANARY}%"]).fetchone()[0]
         if n:
             hits.append((schema, table, column, n))
     assert hits == []

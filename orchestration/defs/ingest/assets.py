@@ -13,10 +13,15 @@ from dagster_duckdb import DuckDBResource
 from orchestration import settings
 from orchestration.defs.partitions import daily_partitions
 
-from .loader import FileLoad, conservation_violations, ensure_raw_schema, files_for_dates, load_file
+from .loader import (
+    FileLoad, conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema,
+    files_for_dates, load_file,
+)
 from .sources import SOURCES
 
 CONSERVATION_CHECK = "rows_conserved"
+DUPLICATES_CHECK = "no_duplicate_keys"
+DUPLICATE_EXAMPLES = 10
 
 
 def _dates_of(context: dg.AssetExecutionContext) -> list[date]:
@@ -55,6 +60,15 @@ def _files_table(reports: list[FileLoad]) -> str:
             description="For every loaded file: rows read = rows kept in the table + rows in raw.rejects; no file failed to read.",
         )
         for spec in SOURCES.values()
+    ] + [
+        dg.AssetCheckSpec(
+            DUPLICATES_CHECK,
+            asset=["raw", spec.name],
+            description=f"No {'/'.join(spec.duplicate_key)} is stored in more than one file (overlapping "
+                        "exports). WARN only: staging keeps one copy; this makes the overlap visible "
+                        "(all of them: view raw.duplicate_keys).",
+        )
+        for spec in SOURCES.values() if spec.duplicate_key
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -67,8 +81,10 @@ def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         files = files_for_dates(settings.RAW_DATA_DIR, spec, dates)
         with duckdb.get_connection() as conn:
             ensure_raw_schema(conn)
+            ensure_duplicate_keys_view(conn)
             reports = [load_file(conn, spec, path, settings.RAW_DATA_DIR) for path in files]
             violations = conservation_violations(conn, spec.name)
+            duplicates = duplicate_keys(conn, spec.name)
             failed = conn.execute(
                 "select source_file, message from raw.load_log where source = ? and status = 'failed'",
                 [spec.name],
@@ -97,6 +113,7 @@ def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                 "rows_rejected": rejected,
                 "table_rows_total": table_rows,
                 "files_loaded": dg.MetadataValue.md(_files_table(reports)) if reports else "no files for these dates",
+                "duplicate_keys": len(duplicates),
                 "reject_reasons": dg.MetadataValue.md(
                     "\n".join(["| reason | rows |", "|---|---:|"] + [f"| {r} | {n} |" for r, n in reasons])
                 ) if reasons else "none",
@@ -113,5 +130,19 @@ def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                     "files_checked": files_checked,
                     "violations": dg.MetadataValue.json([list(map(str, v)) for v in violations]),
                     "failed_files": dg.MetadataValue.json([list(map(str, f)) for f in failed]),
+                },
+            )
+        duplicates_key = dg.AssetCheckKey(key, DUPLICATES_CHECK)
+        if duplicates_key in context.selected_asset_check_keys:
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=DUPLICATES_CHECK,
+                passed=not duplicates,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "duplicate_keys": len(duplicates),
+                    "extra_copies": sum(n - 1 for _, n, _ in duplicates),
+                    "examples": dg.MetadataValue.json(
+                        [{"key": k, "copies": n, "files": files} for k, n, files in duplicates[:DUPLICATE_EXAMPLES]]),
                 },
             )

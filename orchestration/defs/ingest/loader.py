@@ -16,6 +16,7 @@ from typing import Iterable
 
 import pyarrow as pa
 
+from . import fast_reader
 from .parsing import Reject, decimal_precision, export_date_of, parse_bytes, read_bytes
 from .sources import DUCKDB_TYPES, SOURCES, Field, SourceSpec
 
@@ -120,7 +121,11 @@ def load_file(
     raw_dir: Path,
     now: datetime | None = None,
     max_future: timedelta = timedelta(hours=24),
+    fast: bool = True,
+    fast_min_bytes: int = fast_reader.MIN_BYTES,
 ) -> FileLoad:
+    """Load one export file. `fast`: let DuckDB parse the lines it can prove clean
+    (fast_reader; same rows and rejects as the Python parser, which reads the rest)."""
     now = now or datetime.now(timezone.utc)
     loaded_at = now.replace(tzinfo=None)
     rel = _relative(path, raw_dir)
@@ -134,52 +139,82 @@ def load_file(
     sha = hashlib.sha256(data).hexdigest()
 
     previous = conn.execute(
-        "select file_sha256 from raw.load_log where source = ? and source_file = ?", [spec.name, rel]
-    ).fetchone()
+        "select file_sha256, rows_kept, rows_rejected, rows_read from raw.load_log where source = ? and source_file = ?",
+        [spec.name, rel],
+    ).fetchall()  # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open
+    previous = previous[0] if previous else None
     if previous and previous[0] == sha:
-        kept, rejected, read = conn.execute(
-            "select rows_kept, rows_rejected, rows_read from raw.load_log where source = ? and source_file = ?",
-            [spec.name, rel],
-        ).fetchone()
+        _, kept, rejected, read = previous
         return FileLoad(spec.name, rel, sha, export_date, "unchanged", read, kept, rejected, "already loaded")
 
     twin = conn.execute(
         "select source_file from raw.load_log where source = ? and file_sha256 = ? and source_file <> ? "
         "and status = 'loaded' order by source_file limit 1",
         [spec.name, sha, rel],
-    ).fetchone()
+    ).fetchall()
+    twin = twin[0] if twin else None
 
-    parsed = parse_bytes(spec, data, now=now, max_future=max_future)
-    rows, rejects = parsed.rows, parsed.rejects
-    status, message = "loaded", ""
-    if twin:
-        # Same bytes already loaded under another name: keep every record accounted for,
-        # but as quarantined duplicates, so nothing is counted twice.
-        reason = f"file is byte-identical to {twin[0]}, already loaded"
-        rejects = rejects + [Reject(r["_line_number"], reason, "") for r in rows]
-        rows, status, message = [], "duplicate_content", reason
-    report = FileLoad(spec.name, rel, sha, export_date, status, parsed.rows_read, len(rows), len(rejects), message)
-    _replace_file(conn, spec, report, rows, rejects, loaded_at)
+    parsed = fast_reader.parse(conn, spec, data, now, max_future, fast_min_bytes) if fast else None
+    try:
+        if parsed is None:
+            result = parse_bytes(spec, data, now=now, max_future=max_future)
+            rows, rejects, rows_read, kept = result.rows, result.rejects, result.rows_read, len(result.rows)
+        else:
+            rows, rejects, rows_read, kept = parsed.py_rows, parsed.rejects, parsed.rows_read, parsed.rows_kept
+        del data  # the parsed rows are all that is needed from here
+        status, message = "loaded", ""
+        if twin:
+            # Same bytes already loaded under another name: keep every record accounted for,
+            # but as quarantined duplicates, so nothing is counted twice.
+            message = f"file is byte-identical to {twin[0]}, already loaded"
+            rejects = rejects + [Reject(r["_line_number"], message, "") for r in rows]
+            rows, status = [], "duplicate_content"
+            kept = 0
+        report = FileLoad(spec.name, rel, sha, export_date, status, rows_read, kept, rows_read - kept, message)
+        _replace_file(conn, spec, report, rows, rejects, loaded_at, parsed)
+    finally:
+        if parsed is not None:
+            parsed.drop(conn)
     return report
 
 
-def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loaded_at: datetime) -> None:
+def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loaded_at: datetime,
+                  fast: fast_reader.FastParse | None = None) -> None:
     conn.execute("begin transaction")
     try:
-        conn.execute(f"delete from {spec.table} where _source_file = ?", [report.source_file])
-        conn.execute("delete from raw.rejects where source = ? and source_file = ?", [spec.name, report.source_file])
-        conn.execute("delete from raw.load_log where source = ? and source_file = ?", [spec.name, report.source_file])
+        # A file never loaded has no rows to delete: skip the scans of the big tables.
+        known = conn.execute(
+            "select count(*) from raw.load_log where source = ? and source_file = ?",
+            [spec.name, report.source_file]).fetchall()[0][0]
+        if known or report.status == "failed":
+            conn.execute(f"delete from {spec.table} where _source_file = ?", [report.source_file])
+            conn.execute("delete from raw.rejects where source = ? and source_file = ?", [spec.name, report.source_file])
+            conn.execute("delete from raw.load_log where source = ? and source_file = ?", [spec.name, report.source_file])
+        lineage = [report.source_file, report.file_sha256, report.export_date, loaded_at]
+        if fast is not None:
+            keep = f"from {fast.table} where ok and not list_contains(?::bigint[], n)"
+            if report.status == "loaded":
+                conn.execute(
+                    f"insert into {spec.table} by name select {', '.join(f.column for f in spec.all_fields)}, "
+                    "?::varchar as _source_file, n as _line_number, null::varchar as _record_locator, "
+                    f"?::varchar as _file_sha256, ?::date as _export_date, ?::timestamp as _loaded_at {keep}",
+                    [*lineage, fast.dropped])
+            else:  # duplicate_content: the fast rows are quarantined like the others
+                conn.execute(
+                    f"insert into raw.rejects select ?, ?, n, ?, '', ?, ?, ? {keep}",
+                    [spec.name, report.source_file, report.message, *lineage[1:], fast.dropped])
         if rows:
             batch = _arrow_batch(spec, rows, report, loaded_at)  # noqa: F841 (read by DuckDB by name)
             conn.execute(f"insert into {spec.table} by name select * from batch")
         if rejects:
-            conn.executemany(
-                "insert into raw.rejects values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [spec.name, report.source_file, r.line_number, r.reason, r.payload,
-                     report.file_sha256, report.export_date, loaded_at]
-                    for r in rejects
-                ],
+            rejected = pa.table({  # noqa: F841 (read by DuckDB by name)
+                "line_number": pa.array([r.line_number for r in rejects], pa.int64()),
+                "reason": pa.array([r.reason for r in rejects], pa.string()),
+                "payload": pa.array([r.payload for r in rejects], pa.string()),
+            })
+            conn.execute(
+                "insert into raw.rejects select ?, ?, line_number, reason, payload, ?, ?, ? from rejected",
+                [spec.name, *lineage],
             )
         conn.execute(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -187,7 +222,7 @@ def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loade
              report.rows_read, report.rows_kept, report.rows_rejected, report.message, loaded_at],
         )
         conn.execute("commit")
-    except Exception:
+    except BaseException:
         conn.execute("rollback")
         raise
 
@@ -226,3 +261,38 @@ def conservation_violations(conn, source: str) -> list[tuple]:
         """,
         [source, source],
     ).fetchall()
+
+
+# ---------------------------------------------------------------- duplicates across files
+
+
+def _duplicate_keys_sql(spec: SourceSpec) -> str | None:
+    """One row per key held by more than one stored record of `spec` (within a file a
+    repeated key is already a reject, so these are copies in different files: overlapping
+    exports). None for a source without a key to report by."""
+    key = spec.duplicate_key
+    if not key:
+        return None
+    shown = " || ' | ' || ".join(f"coalesce(cast({c} as varchar), 'null')" for c in key)
+    present = " or ".join(f"{c} is not null" for c in key)  # an all-null key identifies nothing
+    return (
+        f"select '{spec.name}' as source, {shown} as key, count(*) as copies, "
+        f"list(distinct _source_file order by _source_file) as files, "
+        f"min(_source_file) as first_file, max(_source_file) as last_file "
+        f"from {spec.table} where {present} group by {', '.join(key)} having count(*) > 1"
+    )
+
+
+def duplicate_keys(conn, source: str) -> list[tuple[str, int, list[str]]]:
+    """(key, copies, files) for every key of `source` stored more than once, by key.
+    Staging keeps one copy of each (see the intermediate models); this makes them visible."""
+    sql = _duplicate_keys_sql(SOURCES[source])
+    if sql is None:
+        return []
+    return [(k, n, list(f)) for _, k, n, f, _, _ in conn.execute(f"{sql} order by key").fetchall()]
+
+
+def ensure_duplicate_keys_view(conn) -> None:
+    """raw.duplicate_keys: the same, for every source, as a view BI tools can query."""
+    parts = [sql for spec in SOURCES.values() if (sql := _duplicate_keys_sql(spec))]
+    conn.execute("create or replace view raw.duplicate_keys as " + " union all ".join(parts))

@@ -77,10 +77,28 @@ class SourceSpec:
     # `derive(record, row)` returns their values or raises ValueError with the reason.
     derived: tuple[Field, ...] = ()
     derive: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    # For sources with private_keys: paths a reject's payload may keep besides the fields'
+    # own (e.g. the usage object `derive` reads); everything else is left out.
+    payload_extra: tuple[tuple[str, ...], ...] = ()
+    # Columns identifying a record across files where they differ from `key` (FOCUS line
+    # Id); () for a source whose files cannot repeat a record (the GPU host is in the path).
+    # Duplicates by this key are reported (raw.duplicate_keys), and staging keeps one copy.
+    cross_file_key: tuple[str, ...] | None = None
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
         return self.fields + self.derived
+
+    @property
+    def payload_paths(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(f.path for f in self.fields) + self.payload_extra
+
+    @property
+    def duplicate_key(self) -> tuple[str, ...]:
+        """The key duplicates across files are reported by (empty: not reported)."""
+        if self.cross_file_key is not None:
+            return self.cross_file_key
+        return (self.key,) if isinstance(self.key, str) else (self.key or ())
 
     @property
     def table(self) -> str:

@@ -32,8 +32,9 @@ def report_results(start_key: str, end_key: str):
                 for r, result in enumerate(bucket["results"]):
                     if not isinstance(result, dict):
                         raise TypeError(f"{prefix}data[{b}].results[{r}] is not an object")
+                    # a bucket without its bounds: each result is rejected for the missing field
                     yield f"{prefix}data[{b}].results[{r}]", {
-                        **result, "_bucket_start": bucket[start_key], "_bucket_end": bucket[end_key]}
+                        **result, "_bucket_start": bucket.get(start_key), "_bucket_end": bucket.get(end_key)}
 
     return extract
 
@@ -200,6 +201,7 @@ LITELLM_SPEND_LOGS = SourceSpec(
     extract=_litellm_rows,
     key="request_id",
     private_keys=("messages", "response", "proxy_server_request"),
+    payload_extra=(("metadata", "usage_object"),),
     fields=(
         F("request_id"),
         F("call_type", required=False),
@@ -228,30 +230,49 @@ LITELLM_SPEND_LOGS = SourceSpec(
 
 # ------------------------------------------------------------------ OpenTelemetry GenAI
 
-# Attributes that carry prompt or response content: never read.
-_OTEL_CONTENT_ATTRIBUTES = (
-    "gen_ai.prompt", "gen_ai.completion", "gen_ai.input.messages", "gen_ai.output.messages",
-    "gen_ai.system_instructions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+# The attributes a record keeps (a whitelist): nothing else of a span reaches the
+# warehouse, not even a reject's payload (content hides under many keys: gen_ai.prompt.0.*,
+# llm.input_messages, input.value, events...).
+_OTEL_READ_ATTRIBUTES = (
+    "service.name", "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system",
+    "gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens", "gen_ai.agent.id", "gen_ai.agent.name",
+    "gen_ai.conversation.id",
 )
 
 
-def _otel_value(value: dict) -> Any:
-    for kind in ("stringValue", "boolValue", "doubleValue"):
+def _otel_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
+    for kind in ("stringValue", "boolValue", "doubleValue", "intValue"):
         if kind in value:
+            # OTLP JSON encodes int64 as a string: the typed field parses it, so a bad
+            # count rejects its span, not the whole document
             return value[kind]
-    if "intValue" in value:
-        return int(value["intValue"])  # OTLP JSON encodes int64 as a string
     return None  # arrays, maps, bytes: not used here
 
 
-def _otel_attributes(attributes: list | None) -> dict[str, Any]:
-    out = {}
-    for attribute in attributes or []:
-        key = attribute["key"]
-        if key in _OTEL_CONTENT_ATTRIBUTES or key.startswith(("gen_ai.prompt.", "gen_ai.completion.")):
+def _otel_attributes(attributes: Any) -> tuple[dict[str, Any], bool]:
+    """(the whitelisted attributes, keyed with _ for ., and whether any gen_ai.* key exists)."""
+    out, genai = {}, False
+    for attribute in attributes if isinstance(attributes, list) else []:
+        key = attribute.get("key") if isinstance(attribute, dict) else None
+        if not isinstance(key, str):
             continue
-        out[key.replace(".", "_")] = _otel_value(attribute.get("value") or {})
-    return out
+        genai = genai or key.startswith("gen_ai.")
+        if key in _OTEL_READ_ATTRIBUTES:
+            out[key.replace(".", "_")] = _otel_value(attribute.get("value"))
+    return out, genai
+
+
+def _nanos_to_seconds(value: Any) -> Any:
+    """Unix nanoseconds (a string in OTLP JSON) as exact seconds; anything else unchanged,
+    for the epoch field to reject with its reason."""
+    try:
+        return Decimal(int(value)) / Decimal(10**9)
+    except (TypeError, ValueError):
+        return value
 
 
 def _otel_genai_spans(document: Any) -> Iterator[tuple[str, dict]]:
@@ -259,33 +280,44 @@ def _otel_genai_spans(document: Any) -> Iterator[tuple[str, dict]]:
     gen_ai.* attribute — HTTP, DB... — are other telemetry, not records of this source)."""
     for prefix, page in _pages(document):
         for r, resource_spans in enumerate(page["resourceSpans"]):
-            resource = _otel_attributes((resource_spans.get("resource") or {}).get("attributes"))
+            resource, _ = _otel_attributes((resource_spans.get("resource") or {}).get("attributes"))
             for s, scope_spans in enumerate(resource_spans["scopeSpans"]):
                 for i, span in enumerate(scope_spans["spans"]):
-                    attributes = _otel_attributes(span.get("attributes"))
-                    if not any(k.startswith("gen_ai_") for k in attributes):
+                    if not isinstance(span, dict):
+                        raise TypeError(f"{prefix}resourceSpans[{r}].scopeSpans[{s}].spans[{i}] is not an object")
+                    attributes, genai = _otel_attributes(span.get("attributes"))
+                    if not genai:
                         continue
+                    status = span.get("status")
+                    # .get: a span missing a required id is rejected for it, alone
                     yield f"{prefix}resourceSpans[{r}].scopeSpans[{s}].spans[{i}]", {
-                        "trace_id": span["traceId"],
-                        "span_id": span["spanId"],
+                        "trace_id": span.get("traceId"),
+                        "span_id": span.get("spanId"),
                         "parent_span_id": span.get("parentSpanId") or None,
                         "name": span.get("name"),
-                        "start_s": Decimal(int(span["startTimeUnixNano"])) / Decimal(10**9),
-                        "end_s": Decimal(int(span["endTimeUnixNano"])) / Decimal(10**9) if span.get("endTimeUnixNano") else None,
-                        "status_code": (span.get("status") or {}).get("code"),
+                        "start_s": _nanos_to_seconds(span.get("startTimeUnixNano")),
+                        "end_s": _nanos_to_seconds(span.get("endTimeUnixNano")) if span.get("endTimeUnixNano") else None,
+                        "status_code": status.get("code") if isinstance(status, dict) else None,
                         "service_name": resource.get("service_name"),
                         "attributes": attributes,
                     }
 
 
+def _otlp_int(value: Any) -> Any:
+    """An OTLP JSON int64 (a decimal string) as int; anything else unchanged (rejected later)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 def _otel_buckets(record: dict, row: dict) -> dict[str, Any]:
     a = record["attributes"]
-    # back to the OTel attribute names the normaliser reads
+    # back to the OTel attribute names the normaliser reads (totals as the fields typed them)
     usage = {
-        "gen_ai.usage.input_tokens": a.get("gen_ai_usage_input_tokens"),
-        "gen_ai.usage.output_tokens": a.get("gen_ai_usage_output_tokens"),
-        "gen_ai.usage.cache_read.input_tokens": a.get("gen_ai_usage_cache_read_input_tokens"),
-        "gen_ai.usage.cache_creation.input_tokens": a.get("gen_ai_usage_cache_creation_input_tokens"),
+        "gen_ai.usage.input_tokens": row["provider_input_tokens"],
+        "gen_ai.usage.output_tokens": row["provider_output_tokens"],
+        "gen_ai.usage.cache_read.input_tokens": _otlp_int(a.get("gen_ai_usage_cache_read_input_tokens")),
+        "gen_ai.usage.cache_creation.input_tokens": _otlp_int(a.get("gen_ai_usage_cache_creation_input_tokens")),
     }
     usage = {k: v for k, v in usage.items() if v is not None}
     return token_buckets(usage, row["provider"] or row["system"] or "otel")
@@ -297,7 +329,10 @@ OTEL_GENAI_SPANS = SourceSpec(
     description="OpenTelemetry GenAI client spans as OTLP JSON (one row per GenAI span).",
     extract=_otel_genai_spans,
     key=("trace_id", "span_id"),
-    private_keys=("value", "events", "body"),  # a malformed document's payload keeps its shape only
+    # the record holds whitelisted attributes only; these keys are withheld from any
+    # payload all the same (a malformed document's payload is withheld whole)
+    private_keys=("value", "events", "body"),
+    payload_extra=(("attributes",),),
     fields=(
         F("trace_id"),
         F("span_id"),
