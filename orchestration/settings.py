@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
 def _path_from_env(name: str, default: Path) -> Path:
@@ -32,11 +31,22 @@ os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)
 DUCKDB_STORAGE_VERSION = os.environ.get("DUCKDB_STORAGE_VERSION", "v1.4.0")
 os.environ["DUCKDB_STORAGE_VERSION"] = DUCKDB_STORAGE_VERSION
 
+# DuckDB's memory cap and where it spills what does not fit (big joins, sorts, window
+# functions at 100M rows). dbt reads the same variables (profiles.yml); both exported.
+DUCKDB_MEMORY_LIMIT = os.environ.get("DUCKDB_MEMORY_LIMIT", "8GB")
+os.environ["DUCKDB_MEMORY_LIMIT"] = DUCKDB_MEMORY_LIMIT
+DUCKDB_TEMP_DIRECTORY = _path_from_env("DUCKDB_TEMP_DIRECTORY", Path(f"{DUCKDB_PATH}.tmp"))
+os.environ["DUCKDB_TEMP_DIRECTORY"] = str(DUCKDB_TEMP_DIRECTORY)
+
 # The read-only copy BI tools, the API and the dashboard read. Replaced atomically after
 # each successful run, so readers never hold the pipeline's own file (one writer per
 # DuckDB file) and never see half a run.
 PUBLISHED_DUCKDB_PATH = _path_from_env("PUBLISHED_DUCKDB_PATH", REPO_ROOT / "data" / "published" / "warehouse.duckdb")
 os.environ["PUBLISHED_DUCKDB_PATH"] = str(PUBLISHED_DUCKDB_PATH)
+
+# The dbt project Dagster and `warehouse build` run (its manifest is read from its target/).
+# Override to build a copy with other seeds, e.g. a benchmark fleet (benchmarks/scale.py).
+DBT_PROJECT_DIR = _path_from_env("DBT_PROJECT_DIR", REPO_ROOT / "dbt_project")
 
 # Landing zone the ingest assets and the new-file sensor read.
 RAW_DATA_DIR = _path_from_env("RAW_DATA_DIR", REPO_ROOT / "data" / "raw")
