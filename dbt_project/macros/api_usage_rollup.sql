@@ -1,18 +1,26 @@
 {#- External API usage per workspace x agent x endpoint x period, every figure computed over
     the period's own calls (percentiles exact, never averaged from shorter periods). Used by
-    mart_api_usage_daily (period_expr 'usage_date') and mart_api_usage_monthly. -#}
-{% macro api_usage_rollup(period_expr, period_name) %}
+    mart_api_usage_daily (period_expr 'usage_date') and mart_api_usage_monthly.
+    windowed: only the run's rebuild days (period_name must be the event day). -#}
+{% macro api_usage_rollup(period_expr, period_name, windowed=false) %}
 with calls as (
 
     select *{% if period_expr != period_name %}, {{ period_expr }} as {{ period_name }}{% endif %}
     from {{ ref('fct_api_calls') }}
+    {%- if windowed %}
+    where usage_date in {{ rebuild_days() }}
+    {%- endif %}
 
 ),
 
 chains as (
 
     select *{% if period_expr != period_name %}, {{ period_expr }} as {{ period_name }}{% endif %}
+    {%- if windowed %}
+    from ({{ api_retry_chains(windowed=true) }}) as windowed_chains
+    {%- else %}
     from {{ ref('int_api_retry_chains') }}
+    {%- endif %}
 
 ),
 

@@ -1,3 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
+-- depends_on: {{ ref('stg_agent_platform__api_calls') }}
+-- depends_on: {{ ref('agents') }}
 -- One row per external API request.
 select
     request_id,
@@ -16,4 +21,10 @@ select
     error_type,
     cost_usd,
     request_fingerprint
-from {{ ref('int_api_calls') }}
+from (
+    {%- if is_windowed() %}
+    {{ canonical_api_calls(candidates='usage_date in ' ~ rebuild_days(), winners='ranked.usage_date in ' ~ rebuild_days()) }}
+    {%- else %}
+    select * from {{ ref('int_api_calls') }}
+    {%- endif %}
+) as api_calls

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- Every dollar the warehouse knows about, once, at the finest grain it has: one row per
 -- execution x cost component, per external API call, per LLM call made outside executions,
 -- and per share of a cloud bill line. Chargeback by any dimension is a GROUP BY over this
@@ -7,6 +10,12 @@
 with executions as (
 
     select * from {{ ref('fct_resource_utilization') }}
+
+),
+
+day_executions as (
+
+    select * from executions where {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -24,7 +33,7 @@ execution_components as (
         '{{ component }}' as cost_component,
         coalesce({{ component }}_cost, 0) as amount_usd,
         'execution' as source
-    from executions
+    from day_executions
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -40,6 +49,7 @@ api_calls as (
         'api_call' as source
     from {{ ref('fct_api_calls') }} as api
     left join executions on api.execution_id = executions.execution_id
+    where {{ in_rebuild_days('api.usage_date') }}
 
 ),
 
@@ -56,7 +66,7 @@ outside_calls as (
         coalesce(token_cost, 0) as amount_usd,
         source_system as source
     from {{ ref('fct_llm_calls') }}
-    where is_outside_executions
+    where is_outside_executions and {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -71,6 +81,7 @@ cloud as (
         amount_usd,
         'focus:' || cost_line_id as source
     from {{ ref('int_cloud_cost_allocation') }}
+    where {{ in_rebuild_days('usage_date') }}
 
 ),
 

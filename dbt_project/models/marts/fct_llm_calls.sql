@@ -1,10 +1,13 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per LLM request from every call log (platform gateway, LiteLLM, OpenTelemetry)
 -- with disjoint token buckets and its cost at the price in force at the call's start.
 -- An unknown model is kept with token_cost null and is_priced false (see
 -- mart_unpriced_models).
 with calls as (
 
-    select * from {{ ref('int_llm_calls') }}
+    {{ canonical_llm_calls(windowed=is_windowed()) }}
 
 ),
 

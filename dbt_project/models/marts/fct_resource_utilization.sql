@@ -1,8 +1,13 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
+-- depends_on: {{ ref('stg_agent_platform__executions') }}
+-- depends_on: {{ ref('stg_agent_platform__api_calls') }}
 -- The seed's resource_utilization_metrics: one row per execution, every resource metric
 -- and every cost component (USD, DECIMAL).
 with costs as (
 
-    select * from {{ ref('int_execution_costs') }}
+    {{ execution_costs(windowed=is_windowed()) }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per agent per day with everything it used and cost, side by side: LLM tokens,
 -- compute, GPU (runtime compute units and nvidia-smi telemetry), storage, network,
 -- external APIs and its share of the cloud bill. total_cost is the ledger's (so it
@@ -6,6 +9,7 @@
 with allocation as (
 
     select * from {{ ref('mart_infrastructure_cost_allocation') }}
+    where {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -17,6 +21,7 @@ ledger as (
         sum(case when cost_component = 'cloud_shared' then amount_usd else 0 end) as cloud_shared_cost,
         sum(amount_usd) as total_cost
     from {{ ref('fct_cost_ledger') }}
+    where {{ in_rebuild_days('usage_date') }}
     group by workspace_id, agent_id, usage_date
 
 ),
@@ -31,6 +36,7 @@ usage as (
         sum(output_tokens) as output_tokens,
         sum(total_tokens) as total_tokens
     from {{ ref('mart_daily_usage') }}
+    where {{ in_rebuild_days('usage_date') }}
     group by workspace_id, agent_id, usage_date
 
 ),
@@ -45,6 +51,7 @@ resources as (
         sum(network_bytes_in + network_bytes_out) / 1073741824.0 as network_gb,
         sum(persistent_storage_mb) / 1024 as persisted_gb
     from {{ ref('fct_resource_utilization') }}
+    where {{ in_rebuild_days('usage_date') }}
     group by workspace_id, agent_id, usage_date
 
 ),
@@ -58,7 +65,7 @@ gpu_telemetry as (
             / nullif(cast({{ exact_sum('interval_seconds') }} as double), 0) as avg_gpu_utilization_pct,
         sum(interval_cost_usd) as gpu_telemetry_cost_estimate
     from {{ ref('fct_gpu_samples') }}
-    where agent_id is not null
+    where agent_id is not null and {{ in_rebuild_days('cast(sampled_at as date)') }}
     group by workspace_id, agent_id, cast(sampled_at as date)
 
 ),

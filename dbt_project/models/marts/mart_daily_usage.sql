@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- Daily usage per workspace x agent x model: tokens by kind and every cost component from
 -- the executions (the priced record), LLM call counts and latency from the call log, API
 -- cost from the API log (attributed to the model of the execution that made the call;
@@ -48,6 +51,7 @@ execution_daily as (
         sum(storage_cost) as storage_cost,
         sum(network_cost) as network_cost
     from executions
+    where {{ in_rebuild_days('usage_date') }}
     group by workspace_id, agent_id, model, usage_date
 
 ),
@@ -68,6 +72,7 @@ call_daily as (
             coalesce(agent_id, '(unattributed)') as agent_id,
             model, usage_date, is_success, latency_ms
         from {{ ref('fct_llm_calls') }}
+        where {{ in_rebuild_days('usage_date') }}
     ) as calls
     group by workspace_id, agent_id, model, usage_date
 
@@ -89,7 +94,7 @@ outside_daily as (
         cast(sum(total_tokens) as bigint) as total_tokens,
         sum(coalesce(token_cost, 0)) as token_cost
     from {{ ref('fct_llm_calls') }}
-    where is_outside_executions
+    where is_outside_executions and {{ in_rebuild_days('usage_date') }}
     group by coalesce(workspace_id, '(unattributed)'), coalesce(agent_id, '(unattributed)'), model, usage_date
 
 ),
@@ -105,6 +110,7 @@ api_daily as (
         sum(api.cost_usd) as api_cost
     from {{ ref('fct_api_calls') }} as api
     left join executions on api.execution_id = executions.execution_id
+    where {{ in_rebuild_days('api.usage_date') }}
     group by api.workspace_id, api.agent_id, coalesce(executions.model, '(no execution)'), api.usage_date
 
 ),

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='cast(minute_start as date)', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- Load over time: per minute (UTC) with activity, the queries that started, the LLM calls
 -- that started and their latency.
 with calls as (
@@ -7,6 +10,7 @@ with calls as (
         query_id,
         latency_ms
     from {{ ref('fct_llm_calls') }}
+    where {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -14,6 +18,7 @@ query_starts as (
 
     select {{ dbt.date_trunc('minute', 'started_at') }} as minute_start, count(*) as queries_started
     from {{ ref('mart_query_performance') }}
+    where {{ in_rebuild_days('usage_date') }}
     group by {{ dbt.date_trunc('minute', 'started_at') }}
 
 ),

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per query (a user request an agent served): its LLM calls, their average and
 -- p95 latency, the end-to-end response time (first call start to last call end), and the
 -- tokens and money it took. Cost = the total cost of the executions that served it (tokens,
@@ -6,6 +9,13 @@ with calls as (
 
     select * from {{ ref('fct_llm_calls') }}
     where query_id is not null
+    {%- if is_windowed() %}
+        -- every call of the queries that have a call on a rebuild day
+        and query_id in (
+            select query_id from {{ ref('fct_llm_calls') }}
+            where query_id is not null and usage_date in {{ rebuild_days() }}
+        )
+    {%- endif %}
 
 ),
 
@@ -37,7 +47,7 @@ executions as (
         count(*) as executions,
         sum(total_cost) as execution_cost
     from {{ ref('fct_resource_utilization') }}
-    where query_id is not null
+    where query_id is not null and query_id in (select query_id from by_query)
     group by query_id
 
 )
@@ -60,3 +70,4 @@ select
     {{ money('coalesce(executions.execution_cost, 0) + by_query.outside_execution_cost') }} as query_cost
 from by_query
 left join executions on by_query.query_id = executions.query_id
+where {{ in_rebuild_days('cast(by_query.started_at as date)') }}

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- Query performance per workspace x agent x day: queries, average and p95 response time
 -- over the day's queries, tokens and cost per query.
 select
@@ -11,4 +14,5 @@ select
     {{ money('sum(query_cost) / count(*)') }} as cost_per_query,
     {{ money('sum(query_cost)') }} as total_query_cost
 from {{ ref('mart_query_performance') }}
+where {{ in_rebuild_days('usage_date') }}
 group by workspace_id, agent_id, usage_date

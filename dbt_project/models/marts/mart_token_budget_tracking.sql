@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- The seed's token_budget_tracking view, per workspace x agent x day:
 --   daily_budget_usage_pct = daily tokens / daily token budget x 100
 --   rolling_30d_tokens     = tokens of the day and the 29 calendar days before it
@@ -15,10 +18,11 @@ token_events as (
 
     select workspace_id, agent_id, usage_date, input_tokens, output_tokens, total_tokens, token_cost
     from {{ ref('fct_resource_utilization') }}
+    where {{ in_rebuild_days('usage_date') }}
     union all
     select workspace_id, agent_id, usage_date, input_tokens, output_tokens, total_tokens, token_cost
     from {{ ref('fct_llm_calls') }}
-    where is_outside_executions and agent_id is not null
+    where is_outside_executions and agent_id is not null and {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -43,6 +47,7 @@ costs as (
     -- of the cloud bill is chargeback, not something the agent's budget owner controls
     select workspace_id, agent_id, usage_date, direct_cost as total_cost
     from {{ ref('int_agent_daily_direct_costs') }}
+    where {{ in_rebuild_days('usage_date') }}
 
 ),
 
@@ -81,6 +86,65 @@ daily as (
 
 ),
 
+{%- if is_windowed() %}
+
+-- A changed day moves the rolling 30-day figure of the 29 days after it and the month to
+-- date of the rest of its month: those days are recomputed too, from the daily figures
+-- already in this table (no rescan of the events), plus the days their windows reach back to.
+recompute_days as (
+
+    select distinct existing.usage_date
+    from (
+        select usage_date from daily
+        union
+        select distinct usage_date from {{ this }}
+    ) as existing
+    inner join {{ rebuild_days() }} as changed
+        on existing.usage_date >= changed.usage_date
+        and (
+            existing.usage_date <= {{ dbt.dateadd('day', 29, 'changed.usage_date') }}
+            or {{ dbt.date_trunc('month', 'existing.usage_date') }} = {{ dbt.date_trunc('month', 'changed.usage_date') }}
+        )
+
+),
+
+context_range as (
+
+    select
+        least(
+            {{ dbt.dateadd('day', -29, 'min(usage_date)') }},
+            cast({{ dbt.date_trunc('month', 'min(usage_date)') }} as date)
+        ) as first_day,
+        max(usage_date) as last_day
+    from recompute_days
+
+),
+
+all_daily as (
+
+    select * from daily
+    union all
+    select
+        workspace_id,
+        agent_id,
+        usage_date,
+        budget_month,
+        daily_input_tokens,
+        daily_output_tokens,
+        daily_total_tokens,
+        daily_token_cost,
+        daily_total_cost,
+        daily_token_budget,
+        monthly_token_budget,
+        monthly_cost_budget_usd,
+        {{ dbt.datediff("cast('1970-01-01' as date)", 'usage_date', 'day') }} as day_number
+    from {{ this }}
+    where usage_date not in {{ rebuild_days() }}
+        and usage_date between (select first_day from context_range) and (select last_day from context_range)
+
+),
+{%- endif %}
+
 windowed as (
 
     select
@@ -97,7 +161,7 @@ windowed as (
             partition by workspace_id, agent_id, budget_month order by day_number
             rows between unbounded preceding and current row
         ) as month_to_date_cost
-    from daily
+    from {% if is_windowed() %}all_daily{% else %}daily{% endif %}
 
 )
 
@@ -124,3 +188,6 @@ select
     round(cast(month_to_date_cost as double) * 100 / nullif(cast(monthly_cost_budget_usd as double), 0), 6) as cost_budget_usage_pct,
     {{ budget_status('month_to_date_cost', 'monthly_cost_budget_usd') }} as cost_budget_status
 from windowed
+{%- if is_windowed() %}
+where usage_date in (select usage_date from recompute_days)
+{%- endif %}

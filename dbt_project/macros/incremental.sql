@@ -1,0 +1,117 @@
+{#- Incremental builds by event day.
+
+    A run processes a window of days when it is given one: vars min_date / max_date (the
+    Dagster run's partition range; `--vars '{"min_date": "2026-11-13", "max_date": "2026-11-13"}'`),
+    widened backwards by lookback_days (var, else env DBT_LOOKBACK_DAYS, default 3) for late
+    data. int_rebuild_days turns that window into the exact set of event days to rebuild (see
+    there), and every incremental model replaces exactly those days (strategy replace_days).
+    Without min_date/max_date (plain `dbt build`, first run, --full-refresh) every model is
+    rebuilt from all history. -#}
+
+{% macro incremental_window() %}
+    {%- set min_date = var('min_date', none) -%}
+    {%- set max_date = var('max_date', none) -%}
+    {%- if min_date in (none, '') or max_date in (none, '') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set lookback = var('lookback_days', env_var('DBT_LOOKBACK_DAYS', '3')) | int -%}
+    {%- if lookback < 0 -%}
+        {{ exceptions.raise_compiler_error("lookback_days must be >= 0, got " ~ lookback) }}
+    {%- endif -%}
+    {%- set first = modules.datetime.date.fromisoformat(min_date | string) -%}
+    {%- set last = modules.datetime.date.fromisoformat(max_date | string) -%}
+    {%- if last < first -%}
+        {{ exceptions.raise_compiler_error("max_date " ~ last ~ " is before min_date " ~ first) }}
+    {%- endif -%}
+    {{ return({
+        'start': (first - modules.datetime.timedelta(days=lookback)).isoformat(),
+        'end': last.isoformat(),
+        'min_date': first.isoformat(),
+        'lookback_days': lookback,
+    }) }}
+{% endmacro %}
+
+
+{#- True when this model should process only the rebuild days: the table exists, no
+    --full-refresh, and the run was given a window. -#}
+{% macro is_windowed() %}
+    {#- a unit test without an is_incremental override has no `this`: a full build -#}
+    {%- if incremental_window() is none or this is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if execute -%}
+        {#- int_rebuild_days must have been built for this run's window (a `dbt build -s
+            some_mart --vars ...` without it would replace the days of an older run) -#}
+        {%- set w = incremental_window() -%}
+        {%- set check = run_query("select count(*) from " ~ ref('int_rebuild_days')
+            ~ " where window_start = date '" ~ w.start ~ "' and window_end = date '" ~ w.end ~ "'") -%}
+        {%- if check.columns[0].values()[0] == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "int_rebuild_days was not built for the window " ~ w.start ~ " .. " ~ w.end
+                ~ " of this run: include it in the selection (e.g. -s +int_rebuild_days+ or "
+                ~ "-s int_rebuild_days " ~ model.name ~ "), or run without min_date/max_date to rebuild whole") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(true) }}
+{% endmacro %}
+
+
+{#- The days this run rebuilds, as a subquery (only meaningful when is_windowed()). -#}
+{% macro rebuild_days() -%}
+    (select usage_date from {{ ref('int_rebuild_days') }})
+{%- endmacro %}
+
+
+{#- `where`/`and` fragment restricting an event-day column to the rebuild days. -#}
+{% macro in_rebuild_days(column) -%}
+    {%- if is_windowed() -%} {{ column }} in {{ rebuild_days() }} {%- else -%} true {%- endif -%}
+{%- endmacro %}
+
+
+{#- Custom incremental strategy (dbt resolves get_incremental_<name>_sql): delete+insert
+    keyed on the event day, but the delete takes every rebuild day as well as the days the new
+    rows fall on, so a day whose rows all moved or vanished is emptied too, and a model may
+    recompute more days than the rebuild days (rolling windows). unique_key is the
+    day column (or an expression giving it, e.g. cast(minute_start as date)). Without a
+    window it replaces the whole table. -#}
+{% macro get_incremental_replace_days_sql(arg_dict) %}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set day_expr = arg_dict['unique_key'] -%}
+    {%- if not day_expr -%}
+        {{ exceptions.raise_compiler_error("incremental_strategy replace_days needs unique_key = the event-day column") }}
+    {%- endif -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute="name")) -%}
+    {%- if incremental_window() is none %}
+    delete from {{ target }};
+    {%- else %}
+    delete from {{ target }}
+    where {{ day_expr }} in {{ rebuild_days() }}
+        or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }});
+    {%- endif %}
+    insert into {{ target }} ({{ dest_cols_csv }})
+    select {{ dest_cols_csv }} from {{ arg_dict['temp_relation'] }}
+{% endmacro %}
+
+
+{#- on-run-end: after a run that built every incremental model and no model failed, remember the
+    reference-data fingerprint (int_reference_fingerprint) the models were built with, so the
+    next windowed run can tell whether seeds or prices changed (then it rebuilds every day). -#}
+{% macro record_incremental_state(results) %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set models = results | selectattr('node.resource_type', 'equalto', 'model') | list -%}
+    {%- set failed = models | rejectattr('status', 'equalto', 'success') | list -%}
+    {%- set built = models | selectattr('node.config.materialized', 'equalto', 'incremental')
+        | selectattr('status', 'equalto', 'success') | map(attribute='node.unique_id') | list -%}
+    {%- set incremental = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('config.materialized', 'equalto', 'incremental') | map(attribute='unique_id') | list -%}
+    {%- set fingerprint = adapter.get_relation(database=target.database, schema='intermediate', identifier='int_reference_fingerprint') -%}
+    {#- only a run that rebuilt every incremental model without error -#}
+    {%- if failed | length > 0 or fingerprint is none or (incremental | reject('in', built) | list | length) > 0 -%}
+        {{ return('') }}
+    {%- endif -%}
+    create or replace table {{ fingerprint.incorporate(path={'identifier': 'incremental_state'}) }} as
+    select reference_fingerprint from {{ fingerprint }}
+{% endmacro %}

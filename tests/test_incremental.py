@@ -1,0 +1,180 @@
+"""Incremental builds by event day: the sample built in chunks of days through `warehouse
+build` (the Dagster job, which passes each run's partition range to dbt), with late and
+re-delivered data landing in the last one-day run, gives byte-identical marts to a full
+rebuild from scratch of the same final export files; and the one-day run rewrote only the
+days it had to.
+
+Late data, all in files dated LATE_DAY (so the one-day run loads them):
+  - gateway calls of LATE_DAY-1 and -2 (inside the 3-day lookback), in existing queries;
+  - a call of LATE_DAY-6 (outside the lookback, caught because its file is in the run);
+  - a re-delivered call whose new copy wins (its file name sorts first) and moves a day back,
+    and one from LATE_DAY-10 whose winning copy moves into the window;
+  - a re-delivered call that loses (file sorts last): nothing may change;
+  - a late execution (2 days late) and a late API call of an execution 8 days old, whose
+    execution's API cost must change on that old day; plus a duplicate API call that loses.
+"""
+
+import csv
+import io
+import json
+import shutil
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from .conftest import BIN, REPO, copy_dbt_project, mart_fingerprints, run
+
+FIRST_DAY = date(2026, 10, 15)
+LATE_DAY = date(2026, 11, 12)  # no cloud bill is delivered that day (11-13 restates 13 days)
+CHUNKS = [(FIRST_DAY, date(2026, 11, 3)), (date(2026, 11, 4), LATE_DAY - timedelta(days=1)), (LATE_DAY, LATE_DAY)]
+LOOKBACK = 3
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _shift(ts: str, days: int) -> str:
+    moved = datetime.fromisoformat(ts.replace("Z", "+00:00")) + timedelta(days=days)
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _day(n: int) -> str:
+    return (LATE_DAY - timedelta(days=n)).isoformat()
+
+
+def add_late_files(raw: Path) -> dict[str, object]:
+    """Write the late files into `raw`; return what they should do, for the assertions."""
+    calls = {n: _jsonl(next((raw / "llm_calls").glob(f"*{_day(n)}*.jsonl"))) for n in (1, 2, 6, 10)}
+    late = [{**c, "call_id": "late_" + c["call_id"]} for n in (1, 2) for c in calls[n][:15]]
+    late.append({**calls[6][0], "call_id": "late6_" + calls[6][0]["call_id"]})
+    moved = {**calls[1][20], "started_at": _shift(calls[1][20]["started_at"], -1),
+             "completed_at": _shift(calls[1][20]["completed_at"], -1)}
+    old = {**calls[10][5], "started_at": _shift(calls[10][5]["started_at"], 9),
+           "completed_at": _shift(calls[10][5]["completed_at"], 9)}
+    (raw / "llm_calls" / f"a-resend_{LATE_DAY}.jsonl").write_text(
+        "\n".join(json.dumps(c) for c in [*late, moved, old]) + "\n")
+    loser = {**calls[2][30], "prompt_tokens": calls[2][30]["prompt_tokens"] + 1000,
+             "total_tokens": calls[2][30]["total_tokens"] + 1000}
+    (raw / "llm_calls" / f"zz-resend_{LATE_DAY}.jsonl").write_text(json.dumps(loser) + "\n")
+
+    execution = _jsonl(next((raw / "executions").glob(f"*{_day(2)}*.jsonl")))[3]
+    (raw / "executions" / f"late_{LATE_DAY}.jsonl").write_text(
+        json.dumps({**execution, "execution_id": "late_" + execution["execution_id"]}) + "\n")
+    api_path = next((raw / "api_calls").glob(f"*{_day(8)}*.csv"))
+    rows = list(csv.DictReader(io.StringIO(api_path.read_text())))
+    late_api = {**rows[0], "request_id": "late_" + rows[0]["request_id"], "timestamp": _shift(rows[0]["timestamp"], 7)}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([late_api, rows[1]])  # rows[1] again: a duplicate that loses
+    (raw / "api_calls" / f"zz-late_{LATE_DAY}.csv").write_text(out.getvalue())
+    return {"late_calls": len(late), "moved": moved, "old": old, "loser": loser,
+            "late_api": late_api, "late_api_execution_day": _day(8)}
+
+
+def _env(tmp: Path, raw: Path) -> dict[str, str]:
+    home = tmp / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").touch()
+    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home),
+            "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb"), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
+
+
+def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None = None) -> dict[str, int]:
+    """latency_ms of one call per chosen day in marts.fct_llm_calls; with set_to, overwrite it."""
+    with duckdb.connect(database) as conn:
+        if calls is None:
+            calls = {}
+            for day in ("2026-10-20", _day(1)):  # far outside the window / inside it
+                calls[day] = conn.execute(
+                    "select call_id from marts.fct_llm_calls where usage_date = ? and source_system = 'agent_platform' "
+                    "order by call_id limit 1", [day]).fetchone()[0]
+        found = {day: conn.execute("select latency_ms from marts.fct_llm_calls where call_id = ?", [cid]).fetchone()[0]
+                 for day, cid in calls.items()}
+        if set_to is not None:
+            for cid in calls.values():
+                conn.execute("update marts.fct_llm_calls set latency_ms = ? where call_id = ?", [set_to, cid])
+    return {"calls": calls, "latency": found}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("incremental")
+    raw = tmp / "raw"
+    shutil.copytree(REPO / "data" / "raw", raw)
+    # 11-13 stays out: the last run is the one-day run of LATE_DAY
+    for path in raw.rglob(f"*{date(2026, 11, 13)}*"):
+        path.unlink()
+    (tmp / "inc").mkdir()
+    env = _env(tmp / "inc", raw)
+    for first, last in CHUNKS:
+        if first == LATE_DAY:
+            planted = add_late_files(raw)
+            sentinel = _sentinels(env["DUCKDB_PATH"], set_to=-1)
+        proc = run([str(BIN / "warehouse"), "build", "--start", first.isoformat(), "--end", last.isoformat()], env=env)
+        assert "succeeded" in proc.stdout, proc.stdout[-3000:]
+    after = _sentinels(env["DUCKDB_PATH"], set_to=None, calls=sentinel["calls"])
+    # put the untouched day's original value back before comparing with the full rebuild
+    with duckdb.connect(env["DUCKDB_PATH"]) as conn:
+        for day, cid in sentinel["calls"].items():
+            conn.execute("update marts.fct_llm_calls set latency_ms = ? where call_id = ? and latency_ms = -1",
+                         [sentinel["latency"][day], cid])
+
+    # the reference: the same final export files, from scratch, in one run
+    (tmp / "full").mkdir()
+    full_env = _env(tmp / "full", raw)
+    proc = run([str(BIN / "warehouse"), "build"], env=full_env)
+    assert "succeeded" in proc.stdout, proc.stdout[-3000:]
+    return env, full_env, planted, sentinel, after
+
+
+def test_incremental_runs_with_late_data_equal_a_full_rebuild(builds):
+    env, full_env, _, _, _ = builds
+    incremental = mart_fingerprints(Path(env["DUCKDB_PATH"]))
+    full = mart_fingerprints(Path(full_env["DUCKDB_PATH"]))
+    assert set(incremental) == set(full) and len(full) > 20
+    assert [t for t in full if incremental[t] != full[t]] == []
+
+
+def test_late_and_redelivered_rows_land_where_the_full_rule_puts_them(builds):
+    env, _, planted, _, _ = builds
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
+        day_of = lambda cid: conn.execute(  # noqa: E731
+            "select usage_date, source_file from marts.fct_llm_calls where call_id = ?", [cid]).fetchall()
+        assert conn.execute("select count(*) from marts.fct_llm_calls where call_id like 'late%'").fetchone()[0] \
+            == planted["late_calls"]
+        # the winning re-delivered copies moved day; each call is there once
+        for key in ("moved", "old"):
+            call = planted[key]
+            assert day_of(call["call_id"]) == [(date.fromisoformat(call["started_at"][:10]), f"llm_calls/a-resend_{LATE_DAY}.jsonl")]
+        # the losing copy changed nothing
+        loser = planted["loser"]
+        assert conn.execute("select input_tokens, source_file from marts.fct_llm_calls where call_id = ?",
+                            [loser["call_id"]]).fetchone() == (loser["prompt_tokens"] - 1000, f"llm_calls/llm_calls_{_day(2)}.jsonl")
+        # the old execution's API cost now includes the late call, on its own (old) day
+        api = planted["late_api"]
+        assert conn.execute(
+            "select f.usage_date, f.api_cost = (select sum(cost_usd) from marts.fct_api_calls a "
+            "where a.execution_id = f.execution_id) from marts.fct_resource_utilization f where execution_id = ?",
+            [api["execution_id"]]).fetchone() == (date.fromisoformat(planted["late_api_execution_day"]), True)
+
+
+def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
+    env, _, planted, sentinel, after = builds
+    window = {LATE_DAY - timedelta(days=n) for n in range(LOOKBACK + 1)}
+    expected = window | {
+        date.fromisoformat(_day(6)),                              # the 6-day-late call's file is in the run
+        date.fromisoformat(planted["old"]["started_at"][:10]) - timedelta(days=9),  # old copy's day
+        date.fromisoformat(planted["late_api_execution_day"]),    # the late API call's execution
+        min(window) - timedelta(days=1),                          # GPU sample intervals reach across midnight
+    }
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
+        rebuilt = {d for (d,) in conn.execute("select usage_date from intermediate.int_rebuild_days").fetchall()}
+    assert rebuilt == expected
+    # a row planted on a day outside that set survived the run; one inside was rewritten
+    outside, inside = "2026-10-20", _day(1)
+    assert after["latency"][outside] == -1
+    assert after["latency"][inside] == sentinel["latency"][inside] != -1
