@@ -23,6 +23,11 @@ Example::
     python data/generate.py --out data/raw --seeds-dir dbt_project/seeds \
         --start 2026-10-15 --days 30 --agents 20 --executions-per-day 300 --seed 42 \
         --truth data/sample_truth.json
+
+At scale, size by calls instead (a 1M-call, 91-day fleet of 1,000 agents; see benchmarks/scale.py)::
+
+    python data/generate.py --out /tmp/raw --seeds-dir /tmp/seeds --truth '' \
+        --days 91 --agents 1000 --llm-calls-per-day 10989
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -675,15 +681,30 @@ def _generate_day(ctx: dict, d: int) -> dict:
     ]
     r_day = (r_ts - ctx["epoch_ms"]) // DAY_MS
 
-    # ---------------- bookkeeping for budgets / truth
+    # ---------------- bookkeeping for budgets / truth / provider reports
     tot_e = in_tok + out_tok
     stats = dict(
+        provider_totals=_provider_call_totals(c_day, mc, agc, prompt - cached, cached, comp, ctx["ws_index"]),
         tok_exec=np.bincount(ag, weights=tot_e, minlength=NA),
         cost=np.bincount(ag, weights=cost, minlength=NA),
         call_tok=(agc, c_day, prompt + comp),
         api=(r_agent, r_day, r_ep, r_att, h_fp, r_head),
     )
     return dict(exec_lines=exec_lines, llm=(c_start, c_day, llm_lines), api=(r_ts, r_day, api_rows), stats=stats)
+
+
+def _provider_call_totals(c_day, model, agent, uncached, cached, output, ws_index):
+    """Per (day index, model, workspace index): [uncached, cache read, cache write, output, requests]
+    of one day's calls, as provider_exports would sum them from the written call log."""
+    if not len(c_day):
+        return {}
+    code = (c_day * len(MODELS) + model) * (int(ws_index.max()) + 1) + ws_index[agent]
+    keys, inv = np.unique(code, return_inverse=True)
+    sums = [np.bincount(inv, weights=v, minlength=len(keys)) for v in (uncached, cached, output)]
+    n = np.bincount(inv, minlength=len(keys))
+    nw, nm = int(ws_index.max()) + 1, len(MODELS)
+    return {(int(k) // nw // nm, int(k) // nw % nm, int(k) % nw): (int(u), int(c), int(o), int(r))
+            for k, u, c, o, r in zip(keys.tolist(), sums[0].tolist(), sums[1].tolist(), sums[2].tolist(), n.tolist())}
 
 
 # --------------------------------------------------------------------------------------------
@@ -732,8 +753,19 @@ def _load_sibling(name: str):
     return module
 
 
+def _mean_calls_per_execution(A: dict, share: np.ndarray) -> float:
+    """Expected LLM calls per execution over the fleet: 1 + min(Poisson(calls - 1), 5) per
+    agent (as _sample_calls draws them), weighted by each agent's share of executions."""
+    lam = np.maximum(A["calls"] - 1.0, 0.0)
+    pmf = [np.exp(-lam) * lam ** k / math.factorial(k) for k in range(5)]
+    expected_capped = sum(1.0 - sum(pmf[:k]) for k in range(1, 6))  # E[min(X, 5)] = sum P(X >= k)
+    return float(np.sum(share * (1.0 + expected_capped)))
+
+
 def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executions_per_day: int, seed: int,
-             truth_path=None, progress=True) -> dict:
+             truth_path=None, progress=True, llm_calls_per_day: int | None = None) -> dict:
+    """`llm_calls_per_day`, when given, sets the volume instead of `executions_per_day`: the
+    executions per day that yield about that many gateway LLM calls a day on this fleet."""
     out_dir, seeds_dir = Path(out_dir), Path(seeds_dir)
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
@@ -758,6 +790,8 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
     scale = days / f_days.sum()
     active_w = np.where(A["is_idle"], 0.0, A["weight"])
     share = active_w / active_w.sum() if active_w.sum() > 0 else active_w
+    if llm_calls_per_day is not None:
+        executions_per_day = max(1, round(llm_calls_per_day / _mean_calls_per_execution(A, share)))
     base_lam = executions_per_day * scale * share  # weekday, day-0 expected executions per agent
     near_budgets = _near_limit_budgets(A, fleet_rng, base_lam)
     near_budget_arr = np.zeros(NA)
@@ -765,8 +799,12 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
         near_budget_arr[i] = b
 
     epoch_ms = int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    workspaces = sorted(set(A["ws"]))
     ctx = dict(A=A, n_agents=NA, seed=seed, start=start, epoch_ms=epoch_ms, base_lam=base_lam,
-               near_budget_arr=near_budget_arr, user_width=max(3, len(str(fleet["n_users"]))))
+               near_budget_arr=near_budget_arr, user_width=max(3, len(str(fleet["n_users"]))),
+               ws_index=np.array([workspaces.index(w) for w in A["ws"]], dtype=np.int64))
+    # (day, provider, model, workspace) -> [uncached, cache read, cache write, output, requests]
+    provider_totals = defaultdict(lambda: [0, 0, 0, 0, 0])
 
     tok_exec = np.zeros((NA, days))
     tok_call = np.zeros((NA, days + 2))
@@ -808,6 +846,10 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
         _api_stats(rows, d, A, api_first, api_repeat, ep_total, ep_429)
 
         st = res["stats"]
+        for (cd, m, w), (u, c, o, r) in st["provider_totals"].items():
+            if M_PROVIDER[m] in ("openai", "anthropic"):
+                t = provider_totals[((start + dt.timedelta(days=cd)).isoformat(), M_PROVIDER[m], MODELS[m], workspaces[w])]
+                t[0], t[1], t[3], t[4] = t[0] + u, t[1] + c, t[3] + o, t[4] + r
         tok_exec[:, d] = st["tok_exec"]
         cost_sum += st["cost"]
         agc, c_day, tok = st["call_tok"]
@@ -868,7 +910,8 @@ def generate(out_dir, seeds_dir, start: dt.date, days: int, agents: int, executi
 
     # ---------------- provider reports and gateway logs, derived from the call log above
     provider_exports = _load_sibling("provider_exports")
-    counts.update(provider_exports.write_provider_exports(out_dir, seeds_dir, start, days, seed, PRICES))
+    counts.update(provider_exports.write_provider_exports(out_dir, seeds_dir, start, days, seed, PRICES,
+                                                          call_totals=provider_totals))
 
     # ---------------- truth
     if truth_path is not None:
@@ -1252,6 +1295,9 @@ def main(argv=None):
     p.add_argument("--days", default=30, type=int)
     p.add_argument("--agents", default=20, type=int)
     p.add_argument("--executions-per-day", default=300, type=int, help="average executions per day (total)")
+    p.add_argument("--llm-calls-per-day", type=int,
+                   help="size by LLM calls instead: about this many gateway calls per day on average "
+                        "(executions and API calls follow from the fleet; overrides --executions-per-day)")
     p.add_argument("--seed", default=42, type=int)
     p.add_argument("--truth", default="data/sample_truth.json",
                    help="where to write the planted-pattern truth JSON (default data/sample_truth.json; '' = none)")
@@ -1264,7 +1310,7 @@ def main(argv=None):
 
     counts = generate(resolve(args.out), resolve(args.seeds_dir), args.start, args.days, args.agents,
                       args.executions_per_day, args.seed, truth_path=resolve(args.truth) if args.truth else None,
-                      progress=not args.quiet)
+                      progress=not args.quiet, llm_calls_per_day=args.llm_calls_per_day)
     if not args.quiet:
         print(json.dumps(counts))
     return 0

@@ -98,12 +98,19 @@ def planted_facts(start: date) -> dict:
     }
 
 
-def write_provider_exports(raw: Path, seeds: Path, start: date, days: int, seed: int, prices: dict) -> dict[str, int]:
+def write_provider_exports(raw: Path, seeds: Path, start: date, days: int, seed: int, prices: dict,
+                           call_totals: dict | None = None) -> dict[str, int]:
+    """`call_totals`: the call log's (day, provider, model, workspace) -> [uncached, cache read,
+    cache write, output, requests] if the caller already summed them (generate.py does, from its
+    arrays); otherwise they are read back from llm_calls/*.jsonl."""
     raw, seeds = Path(raw), Path(seeds)
     agents = list(csv.DictReader((seeds / "agents.csv").open()))
     workspace_of = {a["agent_name"]: a["workspace_id"] for a in agents}
     by_id = {a["agent_id"]: a for a in agents}
-    totals = _daily_call_totals(raw, workspace_of)
+    if call_totals is None:
+        totals = _daily_call_totals(raw, workspace_of)
+    else:
+        totals = defaultdict(lambda: [0, 0, 0, 0, 0], {k: list(v) for k, v in call_totals.items()})
     # the hand-designed sample's agents; a smaller or differently numbered fleet uses its last ones
     litellm_agent = by_id.get(LITELLM_AGENT, agents[-1])
     otel_agent = by_id.get(OTEL_AGENT, agents[-2] if len(agents) > 1 else agents[-1])
