@@ -386,5 +386,6 @@ def test_warehouse_build_parses_dbt_only_when_the_project_or_its_env_changed(tmp
     assert cli.ensure_manifest(project) is True
     assert cli.ensure_manifest(project) is False
 
+    time.sleep(0.05)  # file times tick in jiffies: make the later write visibly later
     os.utime(manifest)  # somebody else (dagster dev, a test) parsed since
     assert cli.ensure_manifest(project) is True

@@ -21,6 +21,16 @@ from .sources import SOURCES
 
 CONSERVATION_CHECK = "rows_conserved"
 DUPLICATES_CHECK = "no_duplicate_keys"
+
+# raw.load_log (one row per export file) is written by every raw asset in the same
+# transaction as the file's rows; incremental dbt runs read it (int_rebuild_days). Declared
+# so the graph shows it with the raw tables instead of as an unknown upstream.
+load_log = dg.AssetSpec(
+    key=["raw", "load_log"],
+    group_name="raw",
+    description="One row per export file loaded: source, file, sha256, export day, status, rows read/kept/rejected. "
+    "Written by the raw assets (raw_exports step) with each file's rows.",
+)
 DUPLICATE_EXAMPLES = 10
 
 
