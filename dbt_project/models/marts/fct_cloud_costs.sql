@@ -5,7 +5,7 @@ with lines as (
 
     select
         *,
-        coalesce(line_id, source_file || ':' || cast(source_line as varchar)) as cost_line_id
+        coalesce(line_id, source_file || ':' || cast(source_line as {{ dbt.type_string() }})) as cost_line_id
     from {{ ref('stg_focus__cost_lines') }}
 
 ),
