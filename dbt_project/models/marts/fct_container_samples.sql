@@ -2,12 +2,8 @@
 -- container uses (null where it requests nothing).
 with samples as (
 
-    select *
-    from {{ ref('stg_container_metrics__samples') }}
     -- the same scrape in two files (overlapping exports): keep the first by file, line
-    qualify row_number() over (
-        partition by sampled_at, component, container order by source_file, source_line
-    ) = 1
+    {{ first_row_per(ref('stg_container_metrics__samples'), 'sampled_at, component, container', 'source_file, source_line') }}
 
 )
 

@@ -24,7 +24,7 @@ select
     costs.user_id,
     costs.query_id,
     costs.task_type,
-    costs.started_at as "timestamp",
+    costs.started_at as {{ adapter.quote('timestamp') }},
     costs.ended_at,
     costs.usage_date,
     costs.duration_ms as execution_duration_ms,
