@@ -77,3 +77,12 @@
 {% macro spark__regexp_replace_all(expr, pattern, replacement) -%}
     regexp_replace({{ expr }}, {{ pattern }}, {{ replacement }})
 {%- endmacro %}
+
+{#- dbt.dateadd on Spark. dbt-spark's own goes through whole unix seconds: it drops the
+    milliseconds and adds 0 for datepart 'millisecond' (an int cast of n/1000000).
+    timestampadd keeps the fraction and the input's timestamp type (DuckDB adds an
+    interval the same way). Takes precedence over dbt-spark's: dbt's dispatch looks in the
+    root project first. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart | upper }}, {{ interval }}, {{ from_date_or_timestamp }})
+{%- endmacro %}

@@ -13,8 +13,8 @@ select
     container,
     cpu_cores_used,
     cpu_cores_requested,
-    memory_used_bytes / 1048576.0 as memory_used_mib,
-    memory_requested_bytes / 1048576.0 as memory_requested_mib,
+    cast(memory_used_bytes as double) / 1048576 as memory_used_mib,
+    cast(memory_requested_bytes as double) / 1048576 as memory_requested_mib,
     cpu_cores_used / nullif(cpu_cores_requested, 0) as cpu_efficiency,
     cast(memory_used_bytes as double) / nullif(memory_requested_bytes, 0) as memory_efficiency
 from samples
