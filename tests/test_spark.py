@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import BIN, REPO, copy_dbt_project, run
+from .conftest import BIN, REPO, copy_dbt_project, run
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(3600)]
 
@@ -112,7 +112,7 @@ def test_every_node_builds_and_passes_on_spark(spark_build):
     expected = {uid for uid, node in {**manifest["nodes"], **manifest.get("unit_tests", {})}.items()
                 if node["resource_type"] in ("model", "seed", "test", "unit_test")
                 and node["config"].get("enabled", True)}
-    ran = {r["unique_id"] for r in results}
+    ran = {r["unique_id"] for r in results if not r["unique_id"].startswith("operation.")}
     assert ran == expected, {"not run on spark": sorted(expected - ran)[:20], "only on spark": sorted(ran - expected)[:20]}
     assert any(uid.startswith("unit_test.") for uid in ran)
 

@@ -86,3 +86,32 @@
 {% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
     timestampadd({{ datepart | upper }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro %}
+
+
+{#- One text of a whole row, for fingerprints (each engine's own rendering; a fingerprint
+    is only compared with one from the same engine). -#}
+{% macro row_as_text(alias) -%}
+    {{ return(adapter.dispatch('row_as_text')(alias)) }}
+{%- endmacro %}
+
+{% macro default__row_as_text(alias) -%}
+    {{ alias }}::varchar
+{%- endmacro %}
+
+{% macro spark__row_as_text(alias) -%}
+    to_json(struct({{ alias }}.*))
+{%- endmacro %}
+
+
+{#- string_agg(expr, sep order by expr): Spark has no ordered string_agg. -#}
+{% macro ordered_string_agg(expr, separator) -%}
+    {{ return(adapter.dispatch('ordered_string_agg')(expr, separator)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expr, separator) -%}
+    string_agg({{ expr }}, {{ separator }} order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expr, separator) -%}
+    concat_ws({{ separator }}, array_sort(collect_list({{ expr }})))
+{%- endmacro %}
