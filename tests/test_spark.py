@@ -137,21 +137,33 @@ def test_spark_marts_have_the_duckdb_rows(spark_marts, spark_build):
 
 def test_spark_marts_have_the_duckdb_totals(spark_marts, spark_build):
     """Every DECIMAL measure sums to the same amount to the cent, every float measure to
-    nine significant digits. (Per row the engines may differ in the 12th decimal: Spark
+    nine significant digits (a ratio rounded to 6 decimals: within 1e-6 per row). (Per row the engines may differ in the 12th decimal: Spark
     rounds a double cast to DECIMAL half up, DuckDB half to even, and DuckDB divides
     DECIMALs in double precision where Spark stays in DECIMAL.)"""
     columns = spark_marts["columns"]
+    differ = []  # every measure that differs, not just the first
     with duckdb.connect(str(spark_build["duckdb"]), read_only=True) as conn:
         for table, mart in spark_marts["marts"].items():
             types = dict(columns[table])
             for column, spark_sum in mart["sums"].items():
                 duck_sum = conn.execute(f'select sum("{column}") from marts.{table}').fetchone()[0]
                 if duck_sum is None or spark_sum is None:
-                    assert duck_sum is None and spark_sum is None, (table, column, duck_sum, spark_sum)
+                    same = duck_sum is None and spark_sum is None
                 elif types[column].startswith("DECIMAL"):
-                    assert abs(Decimal(str(spark_sum)) - duck_sum) < Decimal("0.005"), (table, column, duck_sum, spark_sum)
+                    same = abs(Decimal(str(spark_sum)) - duck_sum) < Decimal("0.005")
                 else:
-                    assert float(spark_sum) == pytest.approx(float(duck_sum), rel=1e-9, abs=1e-9), (table, column)
+                    # a ratio the model rounds to 6 decimals may differ by 1e-6 per row: at a
+                    # near-tie DuckDB's round(double) (x*1e6 rounded in binary) and Spark's
+                    # (the double's exact decimal value, half up) go different ways
+                    rows, unrounded = conn.execute(
+                        f'select count(*), count(*) filter (where "{column}" <> round("{column}", 6)) '
+                        f'from marts.{table}').fetchone()
+                    slack = rows * 1e-6 if unrounded == 0 else 0.0
+                    same = float(spark_sum) == pytest.approx(float(duck_sum), rel=1e-9, abs=max(1e-9, slack))
+                if not same:
+                    differ.append((table, column, duck_sum, spark_sum))
+    assert differ == [], differ
+    with duckdb.connect(str(spark_build["duckdb"]), read_only=True) as conn:
         for table, cost_columns in KEY_MART_TOTALS.items():
             for column in cost_columns:
                 duck_total = conn.execute(f'select round(sum("{column}"), 2) from marts.{table}').fetchone()[0]
