@@ -14,6 +14,9 @@
     {%- if min_date in (none, '') or max_date in (none, '') -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if target.type == 'spark' -%}
+        {{ exceptions.raise_compiler_error("incremental windows (min_date/max_date) are for the DuckDB target; on Spark every model is rebuilt whole: run without them") }}
+    {%- endif -%}
     {%- set lookback = var('lookback_days', env_var('DBT_LOOKBACK_DAYS', '3')) | int -%}
     {%- if lookback < 0 -%}
         {{ exceptions.raise_compiler_error("lookback_days must be >= 0, got " ~ lookback) }}
@@ -100,7 +103,8 @@
     reference-data fingerprint (int_reference_fingerprint) the models were built with, so the
     next windowed run can tell whether seeds or prices changed (then it rebuilds every day). -#}
 {% macro record_incremental_state(results) %}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {#- Spark rebuilds every model whole (they are tables there): no state to keep -#}
+    {%- if not execute or target.type == 'spark' -%}{{ return('') }}{%- endif -%}
     {%- set models = results | selectattr('node.resource_type', 'equalto', 'model') | list -%}
     {%- set failed = models | rejectattr('status', 'equalto', 'success') | list -%}
     {%- set built = models | selectattr('node.config.materialized', 'equalto', 'incremental')

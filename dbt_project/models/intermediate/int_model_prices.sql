@@ -12,7 +12,7 @@ with catalog as (
 
     select
         provider,
-        unnest(aliases) as model,
+        {{ unnest_list('aliases') }} as model,
         catalog_model,
         valid_from,
         valid_to,

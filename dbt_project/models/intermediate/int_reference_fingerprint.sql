@@ -3,10 +3,10 @@
 -- differs from the one the last successful run recorded (intermediate.incremental_state,
 -- written by the on-run-end hook), a windowed run rebuilds every day: a price override or a
 -- budget edit changes history.
-select md5(string_agg(part, '|' order by part)) as reference_fingerprint
+select md5({{ ordered_string_agg('part', "'|'") }}) as reference_fingerprint
 from (
     {%- for rel in ['agents', 'budgets', 'cloud_tag_keys', 'gpu_assignments', 'int_compute_rates', 'int_model_prices'] %}
-    select '{{ rel }}:' || coalesce(md5(string_agg(r::varchar, '\n' order by r::varchar)), '') as part
+    select '{{ rel }}:' || coalesce(md5({{ ordered_string_agg(row_as_text('r'), "'\\n'") }}), '') as part
     from {{ ref(rel) }} as r
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -5,16 +5,14 @@ with lines as (
 
     select
         *,
-        coalesce(line_id, source_file || ':' || cast(source_line as varchar)) as cost_line_id
+        coalesce(line_id, source_file || ':' || cast(source_line as {{ dbt.type_string() }})) as cost_line_id
     from {{ ref('stg_focus__cost_lines') }}
 
 ),
 
 deduplicated as (
 
-    select *
-    from lines
-    qualify row_number() over (partition by cost_line_id order by source_file desc, source_line) = 1
+    {{ first_row_per('lines', 'cost_line_id', 'source_file desc, source_line') }}
 
 ),
 
@@ -35,9 +33,9 @@ line_tags as (
 
     select
         deduplicated.cost_line_id,
-        regexp_replace(regexp_replace(lower(trim(tag.key)), '^user:', ''), '[- ]', '_', 'g') as tag_key,
-        nullif(trim(tag.value ->> '$'), '') as tag_value
-    from deduplicated, json_each(deduplicated.tags) as tag
+        {{ regexp_replace_all("regexp_replace(lower(trim(tag.key)), '^user:', '')", "'[- ]'", "'_'") }} as tag_key,
+        nullif(trim({{ json_entry_text('tag') }}), '') as tag_value
+    from deduplicated{{ json_object_entries('deduplicated.tags', 'tag') }}
     where deduplicated.tags is not null
 
 ),
@@ -47,7 +45,7 @@ mapped as (
     select
         line_tags.cost_line_id,
         tag_keys.maps_to,
-        arg_min(line_tags.tag_value, tag_keys.priority) as tag_value
+        min_by(line_tags.tag_value, tag_keys.priority) as tag_value
     from line_tags
     inner join tag_keys on line_tags.tag_key = tag_keys.tag_key
     where line_tags.tag_value is not null

@@ -4,12 +4,8 @@
 -- var gpu_sample_max_interval_s so that a telemetry outage is not charged as one reading.
 with samples as (
 
-    select *
-    from {{ ref('stg_gpu_metrics__samples') }}
     -- the same reading in two files (overlapping exports): keep the first by file, line
-    qualify row_number() over (
-        partition by host, gpu_index, sampled_at order by source_file, source_line
-    ) = 1
+    {{ first_row_per(ref('stg_gpu_metrics__samples'), 'host, gpu_index, sampled_at', 'source_file, source_line') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
 -- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
 -- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per LLM request from every call log (platform gateway, LiteLLM, OpenTelemetry)

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
 -- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
 -- depends_on: {{ ref('int_rebuild_days') }}
 -- depends_on: {{ ref('stg_agent_platform__executions') }}
@@ -24,7 +24,7 @@ select
     costs.user_id,
     costs.query_id,
     costs.task_type,
-    costs.started_at as "timestamp",
+    costs.started_at as {{ adapter.quote('timestamp') }},
     costs.ended_at,
     costs.usage_date,
     costs.duration_ms as execution_duration_ms,

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
 -- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
 -- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per agent per day with everything it used and cost, side by side: LLM tokens,
@@ -49,7 +49,8 @@ resources as (
         sum(memory_mb_seconds) / 1024 / 3600 as memory_gb_hours,
         sum(gpu_compute_units) as gpu_compute_units,
         sum(network_bytes_in + network_bytes_out) / 1073741824.0 as network_gb,
-        sum(persistent_storage_mb) / 1024 as persisted_gb
+        -- DOUBLE on both engines (DuckDB divides a DECIMAL in double precision; Spark would keep a DECIMAL)
+        cast(sum(persistent_storage_mb) as double) / 1024 as persisted_gb
     from {{ ref('fct_resource_utilization') }}
     where {{ in_rebuild_days('usage_date') }}
     group by workspace_id, agent_id, usage_date

@@ -11,7 +11,7 @@ with calls as (
 executions as (
 
     select llm_provider as provider, model_name as model, 'executions' as seen_in,
-        "timestamp" as seen_at, total_tokens
+        {{ adapter.quote("timestamp") }} as seen_at, total_tokens
     from {{ ref('fct_resource_utilization') }}
     where not is_token_cost_priced
 
