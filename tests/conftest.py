@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,27 @@ def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO, tim
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}")
     return proc
+
+
+def warehouse_env(tmp: Path, raw: Path = REPO / "data" / "raw") -> dict[str, str]:
+    """The environment of a `warehouse build` of its own under `tmp`: warehouse and published
+    files, a DAGSTER_HOME (with an empty dagster.yaml) and the exports read from `raw`."""
+    home = tmp / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()
+    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home),
+            "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a server started with start_new_session=True and everything it spawned:
+    SIGTERM to the group, SIGKILL if it has not exited within `timeout`."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def copy_dbt_project(dest: Path, seeds_from: Path | None = None) -> Path:
@@ -63,11 +85,6 @@ def sample_warehouse(tmp_path_factory) -> dict[str, str]:
     warehouse build their own. Returns the environment the build ran with
     (DUCKDB_PATH, RAW_DATA_DIR, DAGSTER_HOME, PUBLISHED_DUCKDB_PATH: the
     read-only copy published at the end of the run)."""
-    tmp = tmp_path_factory.mktemp("sample_warehouse")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").touch()
-    env = {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(REPO / "data" / "raw"),
-           "DAGSTER_HOME": str(home), "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
+    env = warehouse_env(tmp_path_factory.mktemp("sample_warehouse"))
     run([str(BIN / "warehouse"), "build"], env=env)
     return env

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import BIN, REPO, mart_fingerprints
+from .conftest import BIN, REPO, mart_fingerprints, stop_process_group
 
 AGENT = "agt_002"
 WORKSPACE = "ws_support"
@@ -55,12 +54,7 @@ def api_server(published: str, extra_env: dict[str, str] | None = None):
                 time.sleep(0.3)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=20)
 
 
 def request(base: str, path: str, method: str = "GET", body=None, token: str | None = None):

@@ -2,13 +2,12 @@
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
 import urllib.request
 
-from .conftest import BIN, REPO
+from .conftest import BIN, REPO, stop_process_group
 
 QUERY = '{ assetNodes { assetKey { path } groupName } }'
 
@@ -54,9 +53,4 @@ def test_dagster_dev_shows_the_whole_asset_graph(tmp_path):
         assert {"raw", "reference", "staging", "intermediate", "marts", "analytics", "forecasting", "alerts",
                 "publish"} == set(keys.values())
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=30)

@@ -6,7 +6,6 @@ warehouse / definitions and saved as screenshots in test-artifacts/."""
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -15,7 +14,7 @@ from pathlib import Path
 import duckdb
 from playwright.sync_api import sync_playwright
 
-from .conftest import BIN, REPO
+from .conftest import BIN, REPO, stop_process_group
 from .test_api import api_server, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -162,9 +161,4 @@ def test_dagster_ui_asset_graph_in_chromium(tmp_path):
             page.screenshot(path=str(ARTIFACTS / "dagster_asset_graph.png"))
         assert (ARTIFACTS / "dagster_asset_graph.png").stat().st_size > 20_000
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=30)

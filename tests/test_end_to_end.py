@@ -15,18 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import BIN, REPO, mart_fingerprints, run
+from .conftest import BIN, REPO, mart_fingerprints, run, warehouse_env
 
 SAMPLE = REPO / "data" / "raw"
 MARTS = ["fct_resource_utilization", "mart_daily_usage", "mart_token_budget_tracking", "mart_infrastructure_cost_allocation"]
-
-
-def _env(tmp: Path, raw: Path = SAMPLE) -> dict[str, str]:
-    home = tmp / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").touch()
-    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home),
-            "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
 
 
 def _jsonl(folder: str):
@@ -39,7 +31,7 @@ def _jsonl(folder: str):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    env = _env(tmp)
+    env = warehouse_env(tmp)
     proc = run([str(BIN / "warehouse"), "build"], env=env)
     assert "succeeded" in proc.stdout, proc.stdout
     return tmp, env, proc.stdout
@@ -175,7 +167,7 @@ def test_a_file_delivered_twice_under_another_name_changes_no_mart(built, tmp_pa
 
 
 def test_plain_dagster_cli_materializes_a_partition_range_then_the_models(tmp_path):
-    env = _env(tmp_path)
+    env = warehouse_env(tmp_path)
     module = ["-m", "orchestration.definitions"]
     run([str(BIN / "dagster"), "asset", "materialize", *module, "--select", "raw/executions,raw/llm_calls,raw/api_calls",
          "--partition-range", "2026-10-15...2026-10-17"], env=env)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO, mart_fingerprints, run
+from .conftest import BIN, mart_fingerprints, run, warehouse_env
 
 SCHEMAS = ("marts", "analytics")
 
@@ -16,16 +16,8 @@ def reference(sample_warehouse):
     return mart_fingerprints(Path(sample_warehouse["DUCKDB_PATH"]), SCHEMAS)
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    home = tmp / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").touch()
-    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(REPO / "data" / "raw"),
-            "DAGSTER_HOME": str(home), "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
-
-
 def test_later_days_first_then_earlier_days_then_everything_again_equals_one_build(reference, tmp_path):
-    env = _env(tmp_path)
+    env = warehouse_env(tmp_path)
     database = Path(env["DUCKDB_PATH"])
     build = [str(BIN / "warehouse"), "build"]
 

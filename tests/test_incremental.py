@@ -18,13 +18,13 @@ import csv
 import io
 import json
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from .conftest import BIN, REPO, copy_dbt_project, mart_fingerprints, run
+from .conftest import BIN, REPO, mart_fingerprints, run, warehouse_env
 
 FIRST_DAY = date(2026, 10, 15)
 LATE_DAY = date(2026, 11, 12)  # no cloud bill is delivered that day (11-13 restates 13 days)
@@ -75,14 +75,6 @@ def add_late_files(raw: Path) -> dict[str, object]:
             "late_api": late_api, "late_api_execution_day": _day(8)}
 
 
-def _env(tmp: Path, raw: Path) -> dict[str, str]:
-    home = tmp / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").touch()
-    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(raw), "DAGSTER_HOME": str(home),
-            "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb"), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
-
-
 def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None = None) -> dict[str, int]:
     """latency_ms of one call per chosen day in marts.fct_llm_calls; with set_to, overwrite it."""
     with duckdb.connect(database) as conn:
@@ -109,7 +101,7 @@ def builds(tmp_path_factory):
     for path in raw.rglob(f"*{date(2026, 11, 13)}*"):
         path.unlink()
     (tmp / "inc").mkdir()
-    env = _env(tmp / "inc", raw)
+    env = {**warehouse_env(tmp / "inc", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
     for first, last in CHUNKS:
         if first == LATE_DAY:
             planted = add_late_files(raw)
@@ -125,7 +117,7 @@ def builds(tmp_path_factory):
 
     # the reference: the same final export files, from scratch, in one run
     (tmp / "full").mkdir()
-    full_env = _env(tmp / "full", raw)
+    full_env = {**warehouse_env(tmp / "full", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
     proc = run([str(BIN / "warehouse"), "build"], env=full_env)
     assert "succeeded" in proc.stdout, proc.stdout[-3000:]
     return env, full_env, planted, sentinel, after

@@ -20,7 +20,7 @@ import pytest
 
 from orchestration.publishing import publish, stale_temp_files
 
-from .conftest import BIN, REPO, mart_fingerprints, run
+from .conftest import BIN, REPO, mart_fingerprints, run, warehouse_env
 
 # One reader holds a single connection for its whole life (a BI tool left open); the other
 # reconnects for every query (the API). Both check each snapshot against the row counts the
@@ -56,14 +56,6 @@ json.dump({"queries": n, "run_ids": seen, "errors": errors[:20]}, open(out, "w")
 """
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    home = tmp / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").touch()
-    return {"DUCKDB_PATH": str(tmp / "warehouse.duckdb"), "RAW_DATA_DIR": str(REPO / "data" / "raw"),
-            "DAGSTER_HOME": str(home), "PUBLISHED_DUCKDB_PATH": str(tmp / "published" / "warehouse.duckdb")}
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -77,7 +69,7 @@ def _run_id(path: Path) -> str:
 def state(sample_warehouse, tmp_path_factory):
     """A fresh working file, and as the published copy the sample's (a previous good run)."""
     tmp = tmp_path_factory.mktemp("publishing")
-    env = _env(tmp)
+    env = warehouse_env(tmp)
     published = Path(env["PUBLISHED_DUCKDB_PATH"])
     published.parent.mkdir()
     shutil.copy(sample_warehouse["PUBLISHED_DUCKDB_PATH"], published)
