@@ -54,6 +54,10 @@ RAW_DATA_DIR = _path_from_env("RAW_DATA_DIR", REPO_ROOT / "data" / "raw")
 # First export day the daily partitions cover.
 PARTITIONS_START_DATE = os.environ.get("WAREHOUSE_START_DATE", "2026-10-01")
 
+# Processes the forecasts spread their series over (each series is seeded on its own, so
+# the result does not depend on it). Default: one per core.
+FORECAST_WORKERS = int(os.environ.get("FORECAST_WORKERS") or os.cpu_count() or 1)
+
 # Timestamps further than this in the future (vs. load time) are rejected as clock errors.
 MAX_FUTURE_SKEW_HOURS = int(os.environ.get("MAX_FUTURE_SKEW_HOURS", "24"))
 

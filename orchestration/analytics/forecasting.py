@@ -241,7 +241,7 @@ def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> pd.
     """Rolling-origin backtest: one row per model x held-out point with the forecast
     mean, 80/95% bounds, the actual and the fold's MASE scale."""
     y = np.asarray(y, dtype=float)
-    rows = []
+    parts = []
     for fold in range(cfg.backtest_folds):
         cutoff = len(y) - (cfg.backtest_folds - fold) * cfg.backtest_horizon
         train, test = y[:cutoff], y[cutoff:cutoff + cfg.backtest_horizon]
@@ -255,15 +255,18 @@ def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> pd.
                 paths, _ = simulate_paths(train, model, len(test), cfg.season, cfg.n_paths, rng, marginal_only=True)
             except Exception:  # a candidate that cannot fit this fold is not selected
                 continue
-            bounds = quantile_bounds(paths)
-            for i, actual in enumerate(test):
-                row = {"model": model, "fold": fold, "step": i + 1, "pos": cutoff + i, "actual": actual,
-                       "mean": paths[:, i].mean(), "median": np.median(paths[:, i]), "scale": scale}
-                for level, (lo, hi) in bounds.items():
-                    row[f"lower_{level}"], row[f"upper_{level}"] = lo[i], hi[i]
-                rows.append(row)
-    bt = pd.DataFrame(rows)
-    if len(bt) and index is not None:
+            k = len(test)
+            part = {"model": [model] * k, "fold": np.full(k, fold), "step": np.arange(1, k + 1),
+                    "pos": np.arange(cutoff, cutoff + k), "actual": test, "mean": paths.mean(axis=0),
+                    "median": np.median(paths, axis=0), "scale": np.full(k, scale)}
+            for level, (lo, hi) in quantile_bounds(paths).items():
+                part[f"lower_{level}"], part[f"upper_{level}"] = lo, hi
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame()
+    # columns built once from arrays: a DataFrame per fold and model costs more than the fit
+    bt = pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in parts[0]})
+    if index is not None:
         bt["ts"] = np.asarray(index)[bt["pos"].to_numpy()]
     return bt
 
@@ -271,20 +274,25 @@ def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> pd.
 def score_backtest(bt: pd.DataFrame) -> pd.DataFrame:
     """Per model: MASE (mean over folds of MAE / scale; the point forecast scored is the
     median of the paths, the forecast that minimises absolute error), 80% and 95% coverage."""
+    columns = ["model", "mase", "coverage_80", "coverage_95", "n_points"]
     if bt.empty:
-        return pd.DataFrame(columns=["model", "mase", "coverage_80", "coverage_95", "n_points"])
-    bt = bt.assign(abs_err=(bt["actual"] - bt["median"]).abs())
-    for level in LEVELS:
-        bt[f"in_{level}"] = (bt["actual"] >= bt[f"lower_{level}"]) & (bt["actual"] <= bt[f"upper_{level}"])
-    per_fold = bt.groupby(["model", "fold"]).agg(mae=("abs_err", "mean"), scale=("scale", "first")).reset_index()
-    per_fold["mase"] = per_fold["mae"] / per_fold["scale"]
-    # A model must have run on every fold the series had to compete.
-    n_folds = bt["fold"].nunique()
-    scores = per_fold.groupby("model").agg(mase=("mase", "mean"), folds=("fold", "nunique")).reset_index()
-    cov = bt.groupby("model").agg(coverage_80=("in_80", "mean"), coverage_95=("in_95", "mean"),
-                                  n_points=("actual", "size")).reset_index()
-    scores = scores.merge(cov, on="model")
-    return scores[scores["folds"] == n_folds].drop(columns="folds").reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    # numpy per model and fold (a few dozen points): pandas groupby costs ~30x the arithmetic
+    model, fold = bt["model"].to_numpy(), bt["fold"].to_numpy()
+    actual, median, scale = (bt[c].to_numpy(dtype=float) for c in ("actual", "median", "scale"))
+    inside = {level: (actual >= bt[f"lower_{level}"].to_numpy()) & (actual <= bt[f"upper_{level}"].to_numpy())
+              for level in LEVELS}
+    abs_err = np.abs(actual - median)
+    n_folds = len(np.unique(fold))
+    rows = []
+    for m in sorted(set(model)):  # groupby order
+        at = model == m
+        folds = np.unique(fold[at])
+        if len(folds) != n_folds:  # a model must have run on every fold the series had to compete
+            continue
+        mase = np.mean([abs_err[at & (fold == f)].mean() / scale[at & (fold == f)][0] for f in folds])
+        rows.append((m, float(mase), float(inside[80][at].mean()), float(inside[95][at].mean()), int(at.sum())))
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ---------------------------------------------------------------- calibration
@@ -451,51 +459,80 @@ class ForecastRun:
     paths: dict[str, np.ndarray]  # series_id -> (n_paths, horizon)
 
 
-def forecast_many(series: pd.DataFrame, cfg: ForecastConfig) -> ForecastRun:
-    """Forecast every series of a long frame (see build_daily_series)."""
-    f_rows, a_rows, b_rows, paths = [], [], [], {}
-    ident = ["series_id", "grain", "level", "workspace_id", "agent_id", "metric"]
-    for key, g in series.groupby(ident, sort=True):
-        meta = dict(zip(ident, key))
-        y = pd.Series(g["value"].to_numpy(), index=pd.DatetimeIndex(g["ts"]))
-        fc = forecast_series(y, cfg)
-        paths[meta["series_id"]] = fc.paths
-        scores = fc.scores.set_index("model") if len(fc.scores) else pd.DataFrame()
-        chosen = scores.loc[fc.model] if fc.model in scores.index else None
-        naive = scores.loc["seasonal_naive"] if "seasonal_naive" in scores.index else None
-        frame = fc.frame()
+IDENT = ["series_id", "grain", "level", "workspace_id", "agent_id", "metric"]
+# Below this many series a process pool's start-up (~2 s: each worker imports statsmodels)
+# costs more than it saves.
+MIN_SERIES_FOR_POOL = 200
+
+
+def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastConfig):
+    """One series of forecast_many: (forecast frame, accuracy row, calibrated backtest or None, paths)."""
+    y = pd.Series(values, index=pd.DatetimeIndex(ts))
+    fc = forecast_series(y, cfg)
+    scores = fc.scores.set_index("model") if len(fc.scores) else pd.DataFrame()
+    chosen = scores.loc[fc.model] if fc.model in scores.index else None
+    naive = scores.loc["seasonal_naive"] if "seasonal_naive" in scores.index else None
+    frame = fc.frame()
+    for k, v in meta.items():
+        frame[k] = v
+    frame["step"] = np.arange(1, len(frame) + 1)
+    frame["model"], frame["transform"], frame["method_note"] = fc.model, fc.transform, fc.note
+    frame["backtest_mase"] = float(chosen["mase"]) if chosen is not None else np.nan
+    frame["n_obs"] = len(y)
+    frame["last_actual_ts"] = y.index.max()
+    accuracy = {
+        **meta, "model": fc.model, "n_obs": len(y), "backtest_points": int(chosen["n_points"]) if chosen is not None else 0,
+        "mase": float(chosen["mase"]) if chosen is not None else np.nan,
+        "coverage_80": float(chosen["coverage_80"]) if chosen is not None else np.nan,
+        "coverage_95": float(chosen["coverage_95"]) if chosen is not None else np.nan,
+        "naive_mase": float(naive["mase"]) if naive is not None else np.nan,
+        "naive_coverage_80": float(naive["coverage_80"]) if naive is not None else np.nan,
+        "naive_coverage_95": float(naive["coverage_95"]) if naive is not None else np.nan,
+        "interval_factor": fc.interval_factor,
+        "candidates": ", ".join(f"{m}={r.mase:.2f}" for m, r in scores.iterrows()) if len(scores) else "",
+        "method_note": fc.note,
+    }
+    b = None
+    if len(fc.backtest):
+        b = fc.backtest[fc.backtest["model"] == fc.model].copy()
+        # the backtest intervals as calibrated (widened like the forecast's)
+        for level in LEVELS:
+            b[f"lower_{level}"] = np.maximum(b["median"] - fc.interval_factor * (b["median"] - b[f"lower_{level}"]), 0)
+            b[f"upper_{level}"] = b["median"] + fc.interval_factor * (b[f"upper_{level}"] - b["median"])
         for k, v in meta.items():
-            frame[k] = v
-        frame["step"] = np.arange(1, len(frame) + 1)
-        frame["model"], frame["transform"], frame["method_note"] = fc.model, fc.transform, fc.note
-        frame["backtest_mase"] = float(chosen["mase"]) if chosen is not None else np.nan
-        frame["n_obs"] = len(y)
-        frame["last_actual_ts"] = y.index.max()
-        f_rows.append(frame)
-        a_rows.append({
-            **meta, "model": fc.model, "n_obs": len(y), "backtest_points": int(chosen["n_points"]) if chosen is not None else 0,
-            "mase": float(chosen["mase"]) if chosen is not None else np.nan,
-            "coverage_80": float(chosen["coverage_80"]) if chosen is not None else np.nan,
-            "coverage_95": float(chosen["coverage_95"]) if chosen is not None else np.nan,
-            "naive_mase": float(naive["mase"]) if naive is not None else np.nan,
-            "naive_coverage_80": float(naive["coverage_80"]) if naive is not None else np.nan,
-            "naive_coverage_95": float(naive["coverage_95"]) if naive is not None else np.nan,
-            "interval_factor": fc.interval_factor,
-            "candidates": ", ".join(f"{m}={r.mase:.2f}" for m, r in scores.iterrows()) if len(scores) else "",
-            "method_note": fc.note,
-        })
-        if len(fc.backtest):
-            b = fc.backtest[fc.backtest["model"] == fc.model].copy()
-            # the backtest intervals as calibrated (widened like the forecast's)
-            for level in LEVELS:
-                b[f"lower_{level}"] = np.maximum(b["median"] - fc.interval_factor * (b["median"] - b[f"lower_{level}"]), 0)
-                b[f"upper_{level}"] = b["median"] + fc.interval_factor * (b[f"upper_{level}"] - b["median"])
-            for k, v in meta.items():
-                b[k] = v
-            b_rows.append(b)
+            b[k] = v
+    return frame, accuracy, b, fc.paths
+
+
+def _forecast_chunk(items: list[tuple[dict, np.ndarray, np.ndarray]], cfg: ForecastConfig) -> list:
+    return [_forecast_one(meta, ts, values, cfg) for meta, ts, values in items]
+
+
+def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1) -> ForecastRun:
+    """Forecast every series of a long frame (see build_daily_series).
+
+    workers > 1 spreads the series over that many processes. Each series is seeded on its
+    own (cfg.seed), so the result is the same, bit for bit, whatever the number of workers."""
+    items = [(dict(zip(IDENT, key)), g["ts"].to_numpy(), g["value"].to_numpy())
+             for key, g in series.groupby(IDENT, sort=True)]
+    if workers > 1 and len(items) >= MIN_SERIES_FOR_POOL:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the caller may hold DuckDB and Dagster threads a fork would copy mid-flight
+        size = max(1, len(items) // (workers * 8))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = [r for chunk in pool.map(_forecast_chunk, chunks, [cfg] * len(chunks)) for r in chunk]
+    else:
+        results = _forecast_chunk(items, cfg)
+    f_rows = [r[0] for r in results]
+    a_rows = [r[1] for r in results]
+    b_rows = [r[2] for r in results if r[2] is not None]
+    paths = {r[1]["series_id"]: r[3] for r in results}
     forecasts = pd.concat(f_rows, ignore_index=True) if f_rows else pd.DataFrame()
     if len(forecasts):
-        forecasts = forecasts[ident + ["ts", "step", "mean", "median", "lower_80", "upper_80", "lower_95", "upper_95",
+        forecasts = forecasts[IDENT + ["ts", "step", "mean", "median", "lower_80", "upper_80", "lower_95", "upper_95",
                                        "model", "transform", "backtest_mase", "n_obs", "last_actual_ts", "method_note"]]
     accuracy = pd.DataFrame(a_rows)
     if len(accuracy):

@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.analytics import budget_projection as bp
 from orchestration.analytics import forecasting as fc
+from orchestration.settings import FORECAST_WORKERS
 
 MARTS = ["mart_daily_usage", "fct_resource_utilization", "fct_llm_calls", "mart_token_budget_tracking", "dim_agents"]
 
@@ -139,14 +140,14 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
                                   backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D")
     series = fc.build_daily_series(detail, as_of)
-    daily = fc.forecast_many(series, daily_cfg)
+    daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS)
 
     hourly_series = fc.build_hourly_series(calls)
     if len(hourly_series):
         hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
                                        backtest_folds=config.backtest_folds, backtest_horizon=24,
                                        n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h")
-        hourly = fc.forecast_many(hourly_series, hourly_cfg)
+        hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS)
     else:
         hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
 

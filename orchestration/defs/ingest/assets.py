@@ -15,7 +15,7 @@ from orchestration.defs.partitions import daily_partitions
 
 from .loader import (
     FileLoad, conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema,
-    files_for_dates, load_file,
+    files_for_dates, load_files,
 )
 from .sources import SOURCES
 
@@ -92,7 +92,7 @@ def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         with duckdb.get_connection() as conn:
             ensure_raw_schema(conn)
             ensure_duplicate_keys_view(conn)
-            reports = [load_file(conn, spec, path, settings.RAW_DATA_DIR) for path in files]
+            reports = load_files(conn, spec, files, settings.RAW_DATA_DIR)
             violations = conservation_violations(conn, spec.name)
             duplicates = duplicate_keys(conn, spec.name)
             failed = conn.execute(

@@ -259,9 +259,9 @@ def _json_select(spec: SourceSpec, limit: str) -> str:
     # try(): a line DuckDB cannot parse is null here (and goes to Python); a chunk without
     # one costs nothing extra
     return f"""
-        with l as (select n, line, {shape} as shaped from {{lines}}),
+        with l as (select f, n, line, {shape} as shaped from {{lines}}),
         p0 as (
-            select n, line, regexp_full_match(line, '[ \\t\\n\\r\\x0b\\x0c]*') as skip,
+            select f, n, line, regexp_full_match(line, '[ \\t\\n\\r\\x0b\\x0c]*') as skip,
                    case when shaped then try(json_transform(line, {_lit(json.dumps(structure))})) end as t
             from l
         ),
@@ -272,7 +272,7 @@ def _json_select(spec: SourceSpec, limit: str) -> str:
         s4 as (select *, {', '.join(s4)} from s3),
         s5 as (select *, {', '.join(s5)} from s4),
         s6 as (select * replace ({_nulled(spec)}) from s5)
-        select n, skip, coalesce(t is not null and {' and '.join(checks)}, false) as ok, {', '.join(spec.columns)} from s6
+        select f, n, skip, coalesce(t is not null and {' and '.join(checks)}, false) as ok, {', '.join(spec.columns)} from s6
     """
 
 
@@ -286,9 +286,9 @@ def _csv_select(spec: SourceSpec, header: list[str], limit: str) -> str:
                                                      else f"'str' as _k{i}, trim(vals[{at}]) as _s{i}"))
     s3, s4, s5, checks = _stages(spec, limit, csv=True)
     return f"""
-        with l as (select n, line, plain from {{lines}} where n > 1),
+        with l as (select f, n, line, plain from {{lines}} where n > 1),
         p as (
-            select n, regexp_full_match(line, '[ ,]*') as skip,
+            select f, n, regexp_full_match(line, '[ ,]*') as skip,
                    case when length(line) <= {MAX_LINE_CHARS} and plain
                         then string_split(line, ',') end as vals
             from l
@@ -298,7 +298,7 @@ def _csv_select(spec: SourceSpec, header: list[str], limit: str) -> str:
         s4 as (select *, {', '.join(s4)} from s3),
         s5 as (select *, {', '.join(s5)} from s4),
         s6 as (select * replace ({_nulled(spec)}) from s5)
-        select n, skip, coalesce(len(vals) = {len(header)} and {' and '.join(checks)}, false) as ok, {', '.join(spec.columns)} from s6
+        select f, n, skip, coalesce(len(vals) = {len(header)} and {' and '.join(checks)}, false) as ok, {', '.join(spec.columns)} from s6
     """
 
 
@@ -316,17 +316,20 @@ def _csv_header(spec: SourceSpec, data: bytes) -> list[str] | None:
     return header
 
 
-def _lines_table(data: bytes) -> pa.Table:
-    """Every physical line (split at \\n, trailing \\r dropped, as the Python readers do)
-    with its number, and whether it is printable ASCII without a backslash (`plain`): the
-    only lines the SQL reads."""
-    if data.isascii():
-        text = pa.array([data.decode("ascii")], pa.large_string())
-    else:  # invalid bytes become U+FFFD: such lines are not plain, they go to Python
-        text = pa.array([data.decode("utf-8", "replace")], pa.large_string())
-    lines = pc.utf8_rtrim(pc.split_pattern(text, "\n").flatten(), characters="\r")
+def _lines_table(*files: bytes) -> pa.Table:
+    """Every physical line of each file (split at \\n, trailing \\r dropped, as the Python
+    readers do) with the file's index `f`, its number `n` in that file, and whether it is
+    printable ASCII without a backslash (`plain`): the only lines the SQL reads."""
+    # invalid bytes become U+FFFD: such lines are not plain, they go to Python
+    text = pa.array([d.decode("ascii") if d.isascii() else d.decode("utf-8", "replace") for d in files],
+                    pa.large_string())
+    split = pc.split_pattern(text, "\n")
+    counts = pc.list_value_length(split).to_numpy()
+    lines = pc.utf8_rtrim(split.flatten(), characters="\r")
     plain = pc.and_(pc.ascii_is_printable(lines), pc.invert(pc.match_substring(lines, "\\")))
-    table = pa.table({"n": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)), "line": lines, "plain": plain})
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    table = pa.table({"f": pa.array(np.repeat(np.arange(len(files), dtype=np.int32), counts)),
+                      "n": pa.array(np.arange(len(lines), dtype=np.int64) - starts + 1), "line": lines, "plain": plain})
     # DuckDB scans an Arrow table one batch per thread: one batch would use one core
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS))
 
@@ -369,6 +372,50 @@ def parse(conn, spec: SourceSpec, data: bytes, now: datetime, max_future: timede
         result.drop(conn)
         raise
     return result
+
+
+def batch_key(spec: SourceSpec, data: bytes) -> tuple | None:
+    """Files with the same key can be parsed together by parse_batch (a CSV: the same
+    header); None when the file is not for the fast path."""
+    if unsupported(spec) or data.startswith(_BOM):
+        return None
+    if spec.format == "csv":
+        header = _csv_header(spec, data)
+        return None if header is None else tuple(header)
+    return ()
+
+
+def parse_batch(conn, spec: SourceSpec, files: list[bytes], key: tuple, now: datetime,
+                max_future: timedelta) -> tuple[str, list[int | None]]:
+    """Many small files of one source (same batch_key) in one SQL pass: a temp table of
+    their lines (`f` = index in `files`), and per file its row count when the file is
+    clean (every line a valid row or blank, no key twice), else None: such a file is for
+    `parse`/the Python parser, which give its rejects. The caller drops the table."""
+    limit_ts = (now.astimezone(timezone.utc) + max_future).replace(tzinfo=None)
+    limit = f"timestamp '{limit_ts.isoformat(sep=' ')}'"
+    select = _json_select(spec, limit) if spec.format == "jsonl" else _csv_select(spec, list(key), limit)
+    token = uuid.uuid4().hex[:12]
+    lines_name, table = f"_fast_lines_{token}", f"_fast_rows_{token}"
+    conn.register(lines_name, _lines_table(*files))
+    try:
+        conn.execute(f"create temp table {table} as {select.replace('{lines}', lines_name)}")
+    finally:
+        conn.unregister(lines_name)
+    try:
+        counts = dict(conn.execute(
+            f"select f, count(*) filter (where ok) from {table} group by f having bool_and(ok or skip)").fetchall())
+        keys = _key_columns(spec)
+        if keys:
+            repeated = conn.execute(
+                f"select distinct f from {table} where ok group by f, {', '.join(keys)} having count(*) > 1").fetchall()
+            for (f,) in repeated:
+                counts.pop(f, None)
+    except BaseException:
+        conn.execute(f"drop table if exists {table}")
+        raise
+    # a file of only a header or blank lines has no row in the table: clean, zero rows
+    present = {f for (f,) in conn.execute(f"select distinct f from {table}").fetchall()}
+    return table, [counts.get(i, 0 if i not in present else None) for i in range(len(files))]
 
 
 def _mini_file(physical: list[bytes], numbers: list[int], spec: SourceSpec) -> bytes:

@@ -178,6 +178,121 @@ def load_file(
     return report
 
 
+# New files are parsed together (fast_reader.parse_batch), up to this many bytes a batch:
+# one SQL pass and one transaction instead of ~10 ms of Python parsing and bookkeeping per
+# small file (a GPU fleet writes one nvidia-smi file per host a day), and ~2x faster than
+# one SQL pass per file for big ones (measured: benchmarks/results/).
+BATCH_MAX_BYTES = 64 * 1024 * 1024
+BATCH_MIN_FILES = 2
+
+
+def load_files(
+    conn,
+    spec: SourceSpec,
+    paths: list[Path],
+    raw_dir: Path,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(hours=24),
+) -> list[FileLoad]:
+    """Load export files, in order, with what load_file gives each.
+
+    New files whose every line the fast path proves clean are loaded together: one SQL
+    pass and one transaction per batch. Any other file (already known, changed,
+    byte-identical to another, with a line to reject or a key twice, unreadable, big) is
+    loaded alone by load_file, after the batch, so its rejects are the parser's own."""
+    now = now or datetime.now(timezone.utc)
+    loaded_at = now.replace(tzinfo=None)
+    reports: dict[Path, FileLoad] = {}
+    known = {f: sha for f, sha in conn.execute(
+        "select source_file, file_sha256 from raw.load_log where source = ?", [spec.name]).fetchall()}
+    loaded_shas = set(known.values())
+    groups: dict[tuple, list[tuple[Path, str, str, int]]] = {}
+    seen: dict[str, int] = {}
+    candidates = []
+    if fast_reader.unsupported(spec) is None:
+        for path in paths:
+            if path.stat().st_size > BATCH_MAX_BYTES:
+                continue
+            rel = _relative(path, raw_dir)
+            if rel in known:
+                continue  # unchanged or replaced: load_file's bookkeeping
+            try:
+                data = read_bytes(path)
+            except (OSError, EOFError, ValueError):
+                continue  # load_file records the failure
+            if len(data) > BATCH_MAX_BYTES:
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            seen[sha] = seen.get(sha, 0) + 1
+            # the bytes are read again per batch: holding every file at once would not scale
+            candidates.append((path, rel, sha, len(data), fast_reader.batch_key(spec, data)))
+            del data
+    for path, rel, sha, size, key in candidates:
+        if seen[sha] > 1 or sha in loaded_shas:
+            continue  # byte-identical files: load_file quarantines the later copies
+        if key is not None:
+            groups.setdefault(key, []).append((path, rel, sha, size))
+    for key, members in groups.items():
+        if len(members) < BATCH_MIN_FILES:
+            continue
+        batch: list[tuple[Path, str, str, int]] = []
+        total = 0
+        for member in members + [None]:
+            if member is not None and total + member[3] <= BATCH_MAX_BYTES:
+                batch.append(member)
+                total += member[3]
+                continue
+            if batch:
+                reports.update(_load_batch(conn, spec, batch, key, now, max_future, loaded_at))
+            if member is not None:
+                batch, total = [member], member[3]
+    return [reports.get(path) or load_file(conn, spec, path, raw_dir, now=now, max_future=max_future)
+            for path in paths]
+
+
+def _load_batch(conn, spec: SourceSpec, batch, key: tuple, now: datetime, max_future: timedelta,
+                loaded_at: datetime) -> dict[Path, FileLoad]:
+    """Parse a batch of new files together and store the clean ones in one transaction."""
+    datas = []
+    for path, *_ in batch:
+        try:
+            datas.append(read_bytes(path))
+        except (OSError, EOFError, ValueError):
+            datas.append(b"")  # gone or broken since it was hashed: load_file reports it
+    table, counts = fast_reader.parse_batch(conn, spec, datas, key, now, max_future)
+    # a file rewritten since it was hashed is left to load_file
+    same = [hashlib.sha256(d).hexdigest() == sha for d, (_, _, sha, _) in zip(datas, batch)]
+    del datas
+    try:
+        clean = [(i, member, n) for i, (member, n, ok) in enumerate(zip(batch, counts, same)) if n is not None and ok]
+        reports = {path: FileLoad(spec.name, rel, sha, export_date_of(path), "loaded", n, n, 0)
+                   for _, (path, rel, sha, _), n in clean}
+        files = pa.table({  # noqa: F841 (read by DuckDB by name)
+            "f": pa.array([i for i, _, _ in clean], pa.int32()),
+            "source_file": pa.array([m[1] for _, m, _ in clean], pa.string()),
+            "file_sha256": pa.array([m[2] for _, m, _ in clean], pa.string()),
+            "export_date": pa.array([export_date_of(m[0]) for _, m, _ in clean], pa.date32()),
+            "rows": pa.array([n for _, _, n in clean], pa.int64()),
+        })
+        conn.execute("begin transaction")
+        try:
+            conn.execute(
+                f"insert into {spec.table} by name select {', '.join('t.' + f.column for f in spec.all_fields)}, "
+                "b.source_file as _source_file, t.n as _line_number, null::varchar as _record_locator, "
+                "b.file_sha256 as _file_sha256, b.export_date as _export_date, ?::timestamp as _loaded_at "
+                f"from {table} t join files b on t.f = b.f where t.ok order by t.f, t.n", [loaded_at])
+            conn.execute(
+                "insert into raw.load_log select ?, source_file, file_sha256, export_date, 'loaded', rows, rows, 0, '', ? "
+                "from files order by f", [spec.name, loaded_at])
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    finally:
+        conn.execute(f"drop table if exists {table}")
+    return reports
+
+
 def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loaded_at: datetime,
                   fast: fast_reader.FastParse | None = None) -> None:
     conn.execute("begin transaction")
