@@ -147,6 +147,54 @@ def test_mase_and_coverage_arithmetic_by_hand():
     assert fc.mase_scale(np.array([1, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 7]), 7) == pytest.approx(2 / 7)
 
 
+def test_selection_day_is_the_last_sunday_and_hourly_takes_its_last_hour():
+    daily = fc.ForecastConfig(reselect_days=7)
+    # 2026-01-05 is a Monday: the selection day of 01-05 ... 01-10 is Sunday 01-04, of 01-11 itself
+    for last, expected in [("2026-01-05", "2026-01-04"), ("2026-01-10", "2026-01-04"), ("2026-01-11", "2026-01-11")]:
+        idx = pd.date_range("2025-12-01", last, freq="D")
+        assert fc.selection_through(idx, daily) == pd.Timestamp(expected)
+    hourly = fc.ForecastConfig(reselect_days=7, freq="h", season=24)
+    idx = pd.date_range("2025-12-01", "2026-01-07 05:00", freq="h")
+    assert fc.selection_through(idx, hourly) == pd.Timestamp("2026-01-04 23:00")
+    assert fc.selection_through(idx, fc.ForecastConfig()) == idx[-1]  # reselect every run: all the history
+
+
+def _long(series: dict[str, pd.Series]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"series_id": k, "grain": "daily", "level": "agent", "workspace_id": "w",
+                                    "agent_id": k, "metric": "tokens", "ts": y.index, "value": y.to_numpy()})
+                      for k, y in series.items()], ignore_index=True)
+
+
+def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
+    """Day N is forecast and its selections stored (through DuckDB, as the asset does). On day
+    N+1, reusing them must give exactly what selecting from scratch gives, while only the
+    series whose history up to the selection day is unchanged reuse theirs."""
+    cfg = fc.ForecastConfig(horizon=14, reselect_days=7, n_paths=300)
+    full = {f"a{i}": multiplicative(i, 68, 1)[0] for i in range(3)}
+    full["sparse"] = full["a0"].where(np.arange(68) % 3 == 0, 0.0)  # a fallback series
+    day_n = {k: y.iloc[:-1] for k, y in full.items()}  # day N+1 is a Friday: the same selection day
+    assert day_n["a0"].index[-1].day_name() == "Thursday"
+    first = fc.forecast_many(_long(day_n), cfg)
+    with duckdb.connect() as conn:
+        conn.register("s", first.selections)
+        stored = fc.selections_from_frame(conn.execute("select * from s").df())
+    late = dict(full)
+    late["a2"] = full["a2"].copy()
+    late["a2"].iloc[30] *= 2  # late data inside the selected history: a2 must select again
+
+    reused = fc.forecast_many(_long(late), cfg, selections=stored)
+    fresh = fc.forecast_many(_long(late), cfg)
+    assert reused.selections_reused == 3 and fresh.selections_reused == 0  # a0, a1, sparse
+    for a, b in [(reused.forecasts, fresh.forecasts), (reused.accuracy, fresh.accuracy),
+                 (reused.backtests, fresh.backtests), (reused.selections, fresh.selections)]:
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert all(np.array_equal(reused.paths[k], fresh.paths[k]) for k in fresh.paths)
+    # the selection saw the history to Sunday, the forecast all of it
+    assert (fresh.selections["selected_through"] == pd.Timestamp("2026-03-08")).all()
+    assert (fresh.forecasts.groupby("series_id")["last_actual_ts"].first() == full["a0"].index[-1]).all()
+    assert set(fresh.accuracy.set_index("series_id").loc[["sparse"], "model"]) == {"recent_bootstrap"}
+
+
 def test_build_daily_series_sums_fills_and_trims():
     detail = pd.DataFrame({
         "workspace_id": ["w1", "w1", "w1", "w2"], "agent_id": ["a", "a", "b", "c"], "model": ["x", "y", "x", "x"],

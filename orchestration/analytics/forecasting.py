@@ -58,6 +58,10 @@ class ForecastConfig:
     models: tuple[str, ...] = DAILY_MODELS
     seed: int = 0
     freq: str = "D"
+    # Model selection (the backtest: most of the cost) sees the history up to the last day
+    # of a grid every `reselect_days` days (counted from Sunday 1970-01-04); the chosen model
+    # is refitted on all of it. 1 = select on every run with all the history.
+    reselect_days: int = 1
 
     @property
     def min_train(self) -> int:
@@ -74,6 +78,7 @@ class SeriesForecast:
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model and fold point
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model: mase, coverage
     interval_factor: float = 1.0
+    selection: "Selection | None" = None
 
     def frame(self) -> pd.DataFrame:
         out = pd.DataFrame({"ts": self.index, "mean": self.paths.mean(axis=0), "median": np.median(self.paths, axis=0)})
@@ -331,31 +336,90 @@ def widen(paths: np.ndarray, factor: float) -> np.ndarray:
 # ---------------------------------------------------------------- one series
 
 
-def forecast_series(y: pd.Series, cfg: ForecastConfig = ForecastConfig()) -> SeriesForecast:
-    """Forecast one regular series (DatetimeIndex, one value per step, gaps filled with 0)."""
-    with single_threaded_blas():
-        return _forecast_series(y, cfg)
+@dataclass(frozen=True)
+class Selection:
+    """What model selection decided for a series from its history up to `through`: the
+    backtest of every candidate (one row per model x fold point), or, when `fallback` says
+    why, of the fallback against seasonal naive. A pure function of that history and the
+    config, both in `input_hash`: a stored selection with the same hash is reused as is."""
+
+    through: pd.Timestamp
+    input_hash: str
+    fallback: str  # "" = chosen by backtest
+    backtest: pd.DataFrame
 
 
-def _forecast_series(y: pd.Series, cfg: ForecastConfig) -> SeriesForecast:
-    y = y.astype(float).sort_index()
+def selection_through(index: pd.DatetimeIndex, cfg: ForecastConfig) -> pd.Timestamp:
+    """The last step model selection sees (see ForecastConfig.reselect_days)."""
+    last = index[-1]
+    if cfg.reselect_days <= 1:
+        return last
+    day = last.normalize()
+    grid_day = day - pd.Timedelta(days=(day - pd.Timestamp("1970-01-04")).days % cfg.reselect_days)
+    step = pd.tseries.frequencies.to_offset(cfg.freq)
+    return min(last, grid_day + pd.Timedelta(days=1) - step)
+
+
+def _selection_hash(y: pd.Series, cfg: ForecastConfig) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.asarray(y.index.asi8, dtype=np.int64).tobytes())
+    h.update(np.asarray(y.to_numpy(), dtype=np.float64).tobytes())
+    h.update(repr((cfg.season, cfg.backtest_folds, cfg.backtest_horizon, cfg.n_paths, cfg.models, cfg.seed,
+                   cfg.freq, MAX_ZERO_SHARE)).encode())
+    return h.hexdigest()
+
+
+def select_model(y: pd.Series, cfg: ForecastConfig) -> Selection:
+    """Backtest the candidates on y (the history selection sees)."""
     rng = np.random.default_rng(cfg.seed)
+    values = y.to_numpy()
+    n = len(values)
+    zero_share = float(np.mean(values == 0)) if n else 1.0
+    enough = n - cfg.backtest_folds * cfg.backtest_horizon >= cfg.min_train
+    through, key = (y.index[-1] if n else pd.NaT), _selection_hash(y, cfg)
+    if enough and zero_share <= MAX_ZERO_SHARE:
+        return Selection(through, key, "", backtest(values, cfg.models, cfg, rng, y.index))
+    reason = (f"{n} observations (< {cfg.min_train} before the backtest origins)" if not enough
+              else f"{zero_share:.0%} zeros (> {MAX_ZERO_SHARE:.0%})")
+    # Backtest the fallback against seasonal naive where at least one season of training exists.
+    bt = backtest(values, ("seasonal_naive", "recent_bootstrap"), cfg, rng, y.index) \
+        if n > cfg.season + cfg.backtest_horizon else pd.DataFrame()
+    return Selection(through, key, reason, bt)
+
+
+def forecast_series(y: pd.Series, cfg: ForecastConfig = ForecastConfig(),
+                    cached: Selection | None = None) -> SeriesForecast:
+    """Forecast one regular series (DatetimeIndex, one value per step, gaps filled with 0).
+    cached: a stored selection for this series; used if its history and config still match."""
+    with single_threaded_blas():
+        return _forecast_series(y, cfg, cached)
+
+
+def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None = None) -> SeriesForecast:
+    y = y.astype(float).sort_index()
     offset = pd.tseries.frequencies.to_offset(cfg.freq)
     last = y.index[-1] if len(y) else pd.Timestamp("1970-01-01")
     future = pd.date_range(last + offset, periods=cfg.horizon, freq=cfg.freq)
     values = y.to_numpy()
     n = len(values)
     recent = values[-2 * cfg.season:]
-    zero_share = float(np.mean(values == 0)) if n else 1.0
+    # the forecast's own random stream (selection has another): the same paths whether the
+    # selection was computed now or reused
+    rng = np.random.default_rng([cfg.seed, 1])
 
     if n == 0 or not np.any(recent > 0):
         paths, transform = simulate_paths(values, "zero", cfg.horizon, cfg.season, cfg.n_paths, rng)
         return SeriesForecast("zero", transform, "no usage in the recent history: forecast 0",
                               future, paths)
 
-    enough = n - cfg.backtest_folds * cfg.backtest_horizon >= cfg.min_train
-    if enough and zero_share <= MAX_ZERO_SHARE:
-        bt = backtest(values, cfg.models, cfg, rng, y.index)
+    y_sel = y[y.index <= selection_through(y.index, cfg)]
+    sel = cached if cached is not None and cached.input_hash == _selection_hash(y_sel, cfg) else select_model(y_sel, cfg)
+    bt = sel.backtest
+    since = "" if sel.through == last else f" (selected on the history to {sel.through:%Y-%m-%d %H:%M})"
+    reason = sel.fallback
+    if not reason:
         scores = score_backtest(bt)
         order = {m: i for i, m in enumerate(cfg.models)}
         ranked = scores.assign(o=scores["model"].map(order)).sort_values(["mase", "o"])
@@ -367,20 +431,14 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig) -> SeriesForecast:
             factor = interval_inflation(bt[bt["model"] == model])
             paths = widen(paths, factor)
             note = (f"chosen by {cfg.backtest_folds}-fold rolling-origin backtest ({cfg.backtest_horizon} steps each) "
-                    f"on MASE; intervals widened x{factor:.2f} to the backtest errors")
-            return SeriesForecast(model, transform, note, future, paths, bt, scores, factor)
-
-    reason = (f"{n} observations (< {cfg.min_train} before the backtest origins)" if not enough
-              else f"{zero_share:.0%} zeros (> {MAX_ZERO_SHARE:.0%})")
-    # Backtest the fallback against seasonal naive where at least one season of training exists.
-    short = ForecastConfig(horizon=cfg.horizon, season=cfg.season, backtest_folds=cfg.backtest_folds,
-                           backtest_horizon=cfg.backtest_horizon, n_paths=cfg.n_paths, seed=cfg.seed, freq=cfg.freq)
-    bt = backtest(values, ("seasonal_naive", "recent_bootstrap"), short, rng, y.index) if n > cfg.season + cfg.backtest_horizon else pd.DataFrame()
+                    f"on MASE{since}; intervals widened x{factor:.2f} to the backtest errors")
+            return SeriesForecast(model, transform, note, future, paths, bt, scores, factor, sel)
+        reason, bt = "no candidate model could be fitted to the whole history", pd.DataFrame()
     paths, transform = simulate_paths(values, "recent_bootstrap", cfg.horizon, cfg.season, cfg.n_paths, rng)
     return SeriesForecast("recent_bootstrap", transform,
-                          f"fallback: {reason}; values drawn from the last {min(n, 2 * cfg.season)} observations "
+                          f"fallback: {reason}{since}; values drawn from the last {min(n, 2 * cfg.season)} observations "
                           "(flat level, observed spread, no trend or seasonality)",
-                          future, paths, bt, score_backtest(bt))
+                          future, paths, bt, score_backtest(bt), 1.0, sel)
 
 
 # ---------------------------------------------------------------- many series
@@ -457,6 +515,8 @@ class ForecastRun:
     accuracy: pd.DataFrame
     backtests: pd.DataFrame  # chosen model's backtest points, per series
     paths: dict[str, np.ndarray]  # series_id -> (n_paths, horizon)
+    selections: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SELECTION_COLUMNS))
+    selections_reused: int = 0
 
 
 IDENT = ["series_id", "grain", "level", "workspace_id", "agent_id", "metric"]
@@ -465,10 +525,37 @@ IDENT = ["series_id", "grain", "level", "workspace_id", "agent_id", "metric"]
 MIN_SERIES_FOR_POOL = 200
 
 
-def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastConfig):
-    """One series of forecast_many: (forecast frame, accuracy row, calibrated backtest or None, paths)."""
+BACKTEST_COLUMNS = ["model", "fold", "step", "pos", "actual", "mean", "median", "scale",
+                    "lower_80", "upper_80", "lower_95", "upper_95", "ts"]
+SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", "row", *BACKTEST_COLUMNS]
+
+
+def selection_frame(series_id: str, sel: Selection) -> pd.DataFrame:
+    """A selection as rows (one per backtest point; one row without a model if it has none)."""
+    bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
+    out = bt.assign(series_id=series_id, selected_through=sel.through, input_hash=sel.input_hash,
+                    fallback=sel.fallback, row=np.arange(len(bt)))
+    return out.reindex(columns=SELECTION_COLUMNS)
+
+
+def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
+    """Stored selections by series_id (the inverse of selection_frame)."""
+    out = {}
+    for series_id, g in rows.groupby("series_id", sort=False):
+        first = g.iloc[0]
+        bt = g[g["model"].notna()].sort_values("row")[BACKTEST_COLUMNS]
+        bt = bt.astype({"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[ns]"}).reset_index(drop=True)
+        out[series_id] = Selection(pd.Timestamp(first["selected_through"]), str(first["input_hash"]),
+                                   str(first["fallback"]), bt if len(bt) else pd.DataFrame())
+    return out
+
+
+def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastConfig,
+                  cached: Selection | None = None):
+    """One series of forecast_many: (forecast frame, accuracy row, calibrated backtest or
+    None, paths, selection rows, whether the selection was reused)."""
     y = pd.Series(values, index=pd.DatetimeIndex(ts))
-    fc = forecast_series(y, cfg)
+    fc = forecast_series(y, cfg, cached)
     scores = fc.scores.set_index("model") if len(fc.scores) else pd.DataFrame()
     chosen = scores.loc[fc.model] if fc.model in scores.index else None
     naive = scores.loc["seasonal_naive"] if "seasonal_naive" in scores.index else None
@@ -501,19 +588,27 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
             b[f"upper_{level}"] = b["median"] + fc.interval_factor * (b[f"upper_{level}"] - b["median"])
         for k, v in meta.items():
             b[k] = v
-    return frame, accuracy, b, fc.paths
+    sel = fc.selection
+    rows = selection_frame(meta["series_id"], sel) if sel is not None else None
+    return frame, accuracy, b, fc.paths, rows, sel is not None and sel is cached
 
 
-def _forecast_chunk(items: list[tuple[dict, np.ndarray, np.ndarray]], cfg: ForecastConfig) -> list:
-    return [_forecast_one(meta, ts, values, cfg) for meta, ts, values in items]
+def _forecast_chunk(items: list[tuple], cfg: ForecastConfig) -> list:
+    return [_forecast_one(meta, ts, values, cfg, cached) for meta, ts, values, cached in items]
 
 
-def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1) -> ForecastRun:
+def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1,
+                  selections: dict[str, Selection] | None = None) -> ForecastRun:
     """Forecast every series of a long frame (see build_daily_series).
 
     workers > 1 spreads the series over that many processes. Each series is seeded on its
-    own (cfg.seed), so the result is the same, bit for bit, whatever the number of workers."""
-    items = [(dict(zip(IDENT, key)), g["ts"].to_numpy(), g["value"].to_numpy())
+    own (cfg.seed), so the result is the same, bit for bit, whatever the number of workers.
+    selections: stored ones (selections_from_frame of an earlier run's `selections`); each
+    is reused where its series' history up to the selection day is unchanged, which gives
+    the same result as selecting again."""
+    selections = selections or {}
+    items = [(meta := dict(zip(IDENT, key)), g["ts"].to_numpy(), g["value"].to_numpy(),
+              selections.get(meta["series_id"]))
              for key, g in series.groupby(IDENT, sort=True)]
     if workers > 1 and len(items) >= MIN_SERIES_FOR_POOL:
         import multiprocessing
@@ -538,7 +633,9 @@ def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1) -
     if len(accuracy):
         accuracy["mase_vs_naive"] = accuracy["mase"] / accuracy["naive_mase"]
     backtests = pd.concat(b_rows, ignore_index=True) if b_rows else pd.DataFrame()
-    return ForecastRun(forecasts, accuracy, backtests, paths)
+    sel_rows = [r[4] for r in results if r[4] is not None]
+    chosen = pd.concat(sel_rows, ignore_index=True) if sel_rows else pd.DataFrame(columns=SELECTION_COLUMNS)
+    return ForecastRun(forecasts, accuracy, backtests, paths, chosen, sum(r[5] for r in results))
 
 
 # ---------------------------------------------------------------- anomalies

@@ -56,6 +56,9 @@ class ForecastSettings(dg.Config):
     hourly_horizon_days: int = 7
     backtest_folds: int = 2
     n_paths: int = 1000
+    # Model selection (the backtests) on the history to the last Sunday; each run refits the
+    # chosen model on all of it. Stored selections are reused while that history is unchanged.
+    reselect_every_days: int = 7
 
 
 def fan_chart_png(history: pd.Series, forecast: pd.DataFrame, title: str) -> str:
@@ -116,6 +119,11 @@ def _md(df: pd.DataFrame, n: int = 10) -> str:
         dg.AssetSpec(["analytics", "forecast_anomalies"], kinds={"python", "duckdb"},
                      deps=[dg.AssetKey(["marts", m]) for m in MARTS],
                      description="Backtested days whose actual fell outside the 95% interval, with size and likely driver."),
+        dg.AssetSpec(["analytics", "forecast_model_selection"], kinds={"python", "duckdb"},
+                     deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+                     description="Per series: the backtest that chose its model (every candidate, every fold "
+                                 "point), on the history to the last Sunday. Later runs reuse it while that "
+                                 "history is unchanged and only refit the chosen model."),
         dg.AssetSpec(["analytics", "budget_projections"], kinds={"python", "duckdb"},
                      deps=[dg.AssetKey(["marts", m]) for m in MARTS],
                      description="Every budget (daily tokens, monthly tokens, monthly cost): projected end-of-period "
@@ -135,19 +143,26 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
         actuals = conn.execute(
             "select agent_id, usage_date, daily_total_tokens::double as tokens, daily_total_cost::double as cost_usd "
             "from marts.mart_token_budget_tracking order by all").df()
+        stored = conn.execute(
+            "select count(*) from information_schema.tables where table_schema = 'analytics' "
+            "and table_name = 'forecast_model_selection'").fetchall()[0][0]
+        stored = conn.execute("select * from analytics.forecast_model_selection").df() if stored else None
+    selections = fc.selections_from_frame(stored) if stored is not None and len(stored) else {}
 
     as_of = pd.Timestamp(detail["usage_date"].max())
     daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
-                                  backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D")
+                                  backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D",
+                                  reselect_days=config.reselect_every_days)
     series = fc.build_daily_series(detail, as_of)
-    daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS)
+    daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS, selections=selections)
 
     hourly_series = fc.build_hourly_series(calls)
     if len(hourly_series):
         hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
                                        backtest_folds=config.backtest_folds, backtest_horizon=24,
-                                       n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h")
-        hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS)
+                                       n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h",
+                                       reselect_days=config.reselect_every_days)
+        hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS, selections=selections)
     else:
         hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
 
@@ -185,8 +200,10 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     anomalies_df = fc.find_anomalies(daily.backtests, detail)
     projections_df = bp.project_budgets(budgets, actuals, token_paths, cost_by_agent, dates, as_of)
 
+    selection_df = pd.concat([daily.selections, hourly.selections], ignore_index=True)
     _write(duckdb, {"forecasts": forecasts_df, "forecast_accuracy": accuracy_df,
-                    "forecast_anomalies": anomalies_df, "budget_projections": projections_df})
+                    "forecast_anomalies": anomalies_df, "budget_projections": projections_df,
+                    "forecast_model_selection": selection_df})
 
     # Metadata: fan chart of total daily tokens, previews.
     total_id = "daily|total|*|*|tokens"
@@ -205,6 +222,8 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
             "as_of_date": str(as_of.date()),
             "horizon_days": config.horizon_days,
             "models_chosen": dg.MetadataValue.json(models),
+            "selections_reused": daily.selections_reused + hourly.selections_reused,
+            "selections_made": int(selection_df["series_id"].nunique()) - daily.selections_reused - hourly.selections_reused,
             "seconds": round(elapsed, 1),
             "forecast_fan_total_tokens": dg.MetadataValue.md(plot_md),
             "preview": dg.MetadataValue.md(_md(total_fc[["forecast_date", "mean", "lower_80", "upper_80", "lower_95", "upper_95", "model"]], 14)),
@@ -227,6 +246,13 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
         metadata={"dagster/row_count": len(anomalies_df),
                   "preview": dg.MetadataValue.md(_md(anomalies_df[["usage_date", "series_id", "actual", "expected", "direction",
                                                                    "size_pct", "driver_agent_id", "driver_model"]]))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["analytics", "forecast_model_selection"],
+        metadata={"dagster/row_count": len(selection_df),
+                  "series": int(selection_df["series_id"].nunique()),
+                  "reused": daily.selections_reused + hourly.selections_reused,
+                  "selected_through": str(selection_df["selected_through"].max()) if len(selection_df) else None},
     )
     likely = projections_df[projections_df["p_breach"] >= 0.5] if len(projections_df) else projections_df
     yield dg.MaterializeResult(
