@@ -195,6 +195,20 @@ def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
     assert set(fresh.accuracy.set_index("series_id").loc[["sparse"], "model"]) == {"recent_bootstrap"}
 
 
+def test_a_process_pool_gives_the_same_forecasts_bit_for_bit(monkeypatch):
+    """Series spread over two spawned processes (as in the build when there are many)
+    give exactly what one process gives: each series has its own seed."""
+    monkeypatch.setattr(fc, "MIN_SERIES_FOR_POOL", 2)
+    cfg = fc.ForecastConfig(horizon=7, n_paths=200)
+    long = _long({f"a{i}": multiplicative(10 + i, 40, 1)[0] for i in range(6)})
+    one, two = fc.forecast_many(long, cfg, workers=1), fc.forecast_many(long, cfg, workers=2)
+    for a, b in [(one.forecasts, two.forecasts), (one.accuracy, two.accuracy), (one.backtests, two.backtests),
+                 (one.selections, two.selections)]:
+        pd.testing.assert_frame_equal(a, b)
+    assert sorted(one.paths) == sorted(two.paths) == [f"a{i}" for i in range(6)]
+    assert all(np.array_equal(one.paths[k], two.paths[k]) for k in one.paths)
+
+
 def test_build_daily_series_sums_fills_and_trims():
     detail = pd.DataFrame({
         "workspace_id": ["w1", "w1", "w1", "w2"], "agent_id": ["a", "a", "b", "c"], "model": ["x", "y", "x", "x"],
