@@ -417,7 +417,8 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
     y_sel = y[y.index <= selection_through(y.index, cfg)]
     sel = cached if cached is not None and cached.input_hash == _selection_hash(y_sel, cfg) else select_model(y_sel, cfg)
     bt = sel.backtest
-    since = "" if sel.through == last else f" (selected on the history to {sel.through:%Y-%m-%d %H:%M})"
+    # NaT: the series began after the selection day (nothing to select on: it falls back)
+    since = "" if pd.isna(sel.through) or sel.through == last else f" (selected on the history to {sel.through:%Y-%m-%d %H:%M})"
     reason = sel.fallback
     if not reason:
         scores = score_backtest(bt)
