@@ -338,24 +338,10 @@ def parse(conn, spec: SourceSpec, data: bytes, now: datetime, max_future: timede
           min_bytes: int = MIN_BYTES) -> FastParse | None:
     """Parse `data` with DuckDB where it can; None when the file is for the Python parser.
     The caller inserts the rows and must call `drop` on the result."""
-    if len(data) < min_bytes or unsupported(spec) or data.startswith(_BOM):
+    key = batch_key(spec, data) if len(data) >= min_bytes else None
+    if key is None:
         return None
-    header = None
-    if spec.format == "csv":
-        header = _csv_header(spec, data)
-        if header is None:
-            return None
-    limit_ts = (now.astimezone(timezone.utc) + max_future).replace(tzinfo=None)
-    limit = f"timestamp '{limit_ts.isoformat(sep=' ')}'"
-    select = _json_select(spec, limit) if spec.format == "jsonl" else _csv_select(spec, header, limit)
-
-    token = uuid.uuid4().hex[:12]
-    lines_name, table = f"_fast_lines_{token}", f"_fast_rows_{token}"
-    conn.register(lines_name, _lines_table(data))
-    try:
-        conn.execute(f"create temp table {table} as {select.replace('{lines}', lines_name)}")
-    finally:
-        conn.unregister(lines_name)
+    table = _parse_lines(conn, spec, [data], key, now, max_future)
     result = FastParse(table=table, rows_read=0)
     try:
         result.fast_rows = conn.execute(f"select count(*) from {table} where ok").fetchall()[0][0]
@@ -372,6 +358,22 @@ def parse(conn, spec: SourceSpec, data: bytes, now: datetime, max_future: timede
         result.drop(conn)
         raise
     return result
+
+
+def _parse_lines(conn, spec: SourceSpec, files: list[bytes], key: tuple, now: datetime,
+                 max_future: timedelta) -> str:
+    """The SQL parse of the files' lines (see batch_key for `key`) into a new temp table."""
+    limit_ts = (now.astimezone(timezone.utc) + max_future).replace(tzinfo=None)
+    limit = f"timestamp '{limit_ts.isoformat(sep=' ')}'"
+    select = _json_select(spec, limit) if spec.format == "jsonl" else _csv_select(spec, list(key), limit)
+    token = uuid.uuid4().hex[:12]
+    lines_name, table = f"_fast_lines_{token}", f"_fast_rows_{token}"
+    conn.register(lines_name, _lines_table(*files))
+    try:
+        conn.execute(f"create temp table {table} as {select.replace('{lines}', lines_name)}")
+    finally:
+        conn.unregister(lines_name)
+    return table
 
 
 def batch_key(spec: SourceSpec, data: bytes) -> tuple | None:
@@ -391,16 +393,7 @@ def parse_batch(conn, spec: SourceSpec, files: list[bytes], key: tuple, now: dat
     their lines (`f` = index in `files`), and per file its row count when the file is
     clean (every line a valid row or blank, no key twice), else None: such a file is for
     `parse`/the Python parser, which give its rejects. The caller drops the table."""
-    limit_ts = (now.astimezone(timezone.utc) + max_future).replace(tzinfo=None)
-    limit = f"timestamp '{limit_ts.isoformat(sep=' ')}'"
-    select = _json_select(spec, limit) if spec.format == "jsonl" else _csv_select(spec, list(key), limit)
-    token = uuid.uuid4().hex[:12]
-    lines_name, table = f"_fast_lines_{token}", f"_fast_rows_{token}"
-    conn.register(lines_name, _lines_table(*files))
-    try:
-        conn.execute(f"create temp table {table} as {select.replace('{lines}', lines_name)}")
-    finally:
-        conn.unregister(lines_name)
+    table = _parse_lines(conn, spec, files, key, now, max_future)
     try:
         counts = dict(conn.execute(
             f"select f, count(*) filter (where ok) from {table} group by f having bool_and(ok or skip)").fetchall())
