@@ -2,10 +2,7 @@
 check per rule family (severity WARN for warnings, ERROR for critical alerts)."""
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
-
-from orchestration.analytics import alerting
 
 ALERTS_KEY = dg.AssetKey(["analytics", "alerts"])
 
@@ -48,6 +45,11 @@ order by all
                 "Threshold rules over the whole history, forecast breaches as of the latest day.",
 )
 def alerts(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    # pandas and the rules are imported here, not at module level: definitions load faster
+    import pandas as pd
+
+    from orchestration.analytics import alerting
+
     with duckdb.get_connection() as conn:
         cpu_daily = conn.execute(CPU_DAILY_SQL).df()
         tracking = conn.execute(

@@ -7,8 +7,6 @@ import dagster as dg
 import duckdb as duckdb_client
 from dagster_duckdb import DuckDBResource
 
-from orchestration.analytics import alerting
-
 WEBHOOK_ENV = "ALERT_WEBHOOK_URL"
 
 
@@ -20,6 +18,8 @@ WEBHOOK_ENV = "ALERT_WEBHOOK_URL"
                 "POSTs them as one JSON document to $ALERT_WEBHOOK_URL when it is set. Launches no runs.",
 )
 def critical_alerts_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResource):
+    from orchestration.analytics import alerting  # pandas: kept out of definitions loading
+
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     try:
         # Read-only and brief: a build holding the writer lock just makes this tick skip.

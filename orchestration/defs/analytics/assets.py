@@ -8,11 +8,7 @@ DataFrames) and materializes every table as its own asset.
 import time
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
-
-from orchestration.analytics.findings import markdown_table
-from orchestration.analytics.report import build_all
 
 TABLES = {
     "findings": "Every finding and recommendation: subject, kind, evidence, period, monthly saving, assumption, effort, priority.",
@@ -50,6 +46,10 @@ DEPS = [dg.AssetKey(["marts", m]) for m in MARTS] + [
            for name, desc in TABLES.items()],
 )
 def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    # pandas and the analytics modules are imported here, not at module level: definitions load faster
+    from orchestration.analytics.findings import markdown_table
+    from orchestration.analytics.report import build_all
+
     started = time.monotonic()
     with duckdb.get_connection() as conn:
         frames = {

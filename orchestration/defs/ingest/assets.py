@@ -6,6 +6,7 @@ source is its own asset with a conservation check, computed from what is stored.
 
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -13,11 +14,10 @@ from dagster_duckdb import DuckDBResource
 from orchestration import settings
 from orchestration.defs.partitions import daily_partitions
 
-from .loader import (
-    FileLoad, conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema,
-    files_for_dates, load_files,
-)
 from .sources import SOURCES
+
+if TYPE_CHECKING:
+    from .loader import FileLoad
 
 CONSERVATION_CHECK = "rows_conserved"
 DUPLICATES_CHECK = "no_duplicate_keys"
@@ -40,7 +40,7 @@ def _dates_of(context: dg.AssetExecutionContext) -> list[date]:
     return [first + timedelta(days=i) for i in range((end - first).days)]
 
 
-def _files_table(reports: list[FileLoad]) -> str:
+def _files_table(reports: "list[FileLoad]") -> str:
     lines = ["| file | status | read | kept | rejected |", "|---|---|---:|---:|---:|"]
     lines += [
         f"| {r.source_file} | {r.status} | {r.rows_read} | {r.rows_kept} | {r.rows_rejected} |"
@@ -85,6 +85,12 @@ def _files_table(reports: list[FileLoad]) -> str:
     can_subset=True,
 )
 def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    # the loader (pyarrow, numpy) is imported when the step runs: definitions load faster
+    from .loader import (
+        conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema,
+        files_for_dates, load_files,
+    )
+
     dates = _dates_of(context)
     for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
         spec = SOURCES[key.path[-1]]

@@ -9,8 +9,6 @@ the dependency and `warehouse_job` materializes this before `dbt build`).
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.pricing.catalog import build_price_catalog, catalog_version, write_price_catalog
-
 
 @dg.asset(
     key=["raw", "model_price_catalog"],
@@ -21,6 +19,9 @@ from orchestration.pricing.catalog import build_price_catalog, catalog_version, 
                 "the first price tier, aliases (model strings the catalog's matching resolves to the model) and notes.",
 )
 def model_price_catalog(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    # genai-prices and pandas load when the step runs, not with the definitions
+    from orchestration.pricing.catalog import build_price_catalog, catalog_version, write_price_catalog
+
     df = build_price_catalog()
     with duckdb.get_connection() as conn:
         rows = write_price_catalog(conn, df, "raw.model_price_catalog")
