@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -81,7 +82,11 @@ class SeriesForecast:
     selection: "Selection | None" = None
 
     def frame(self) -> pd.DataFrame:
-        out = pd.DataFrame({"ts": self.index, "mean": self.paths.mean(axis=0), "median": np.median(self.paths, axis=0)})
+        return pd.DataFrame(self.columns())
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The forecast frame's columns (ts, mean, median, 80%/95% bounds) as arrays."""
+        out = {"ts": self.index, "mean": self.paths.mean(axis=0), "median": np.median(self.paths, axis=0)}
         for level, (lo, hi) in quantile_bounds(self.paths).items():
             out[f"lower_{level}"], out[f"upper_{level}"] = lo, hi
         return out
@@ -100,9 +105,12 @@ def quantile_bounds(paths: np.ndarray, levels=LEVELS) -> dict[int, tuple[np.ndar
 # ---------------------------------------------------------------- BLAS threads
 
 
+@functools.cache
 def _openblas_libraries() -> list[tuple[ctypes.CDLL, str, str]]:
     """The OpenBLAS copies loaded in this process (numpy and scipy each bundle one), with
-    their get/set thread-count symbols. Empty where /proc or OpenBLAS is not there."""
+    their get/set thread-count symbols. Empty where /proc or OpenBLAS is not there.
+    Cached (reading /proc/self/maps cost ~3 ms a series): single_threaded_blas imports
+    scipy's linear algebra first, so both copies are loaded before the first call."""
     found = []
     try:
         paths = {line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower()}
@@ -128,6 +136,8 @@ def single_threaded_blas():
     thousands of tiny matrix operations: with OpenBLAS threads on a busy machine each one
     pays for thread wake-ups, and a fit takes ~7x longer (measured: 0.53 s vs 0.08 s per
     series on 2 shared cores). threadpoolctl would do the same; it is not a dependency."""
+    import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS, which the fits use, before the lookup)
+
     libs = _openblas_libraries()
     before = []
     for lib, get, set_ in libs:
@@ -534,9 +544,11 @@ SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", 
 def selection_frame(series_id: str, sel: Selection) -> pd.DataFrame:
     """A selection as rows (one per backtest point; one row without a model if it has none)."""
     bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
-    out = bt.assign(series_id=series_id, selected_through=sel.through, input_hash=sel.input_hash,
-                    fallback=sel.fallback, row=np.arange(len(bt)))
-    return out.reindex(columns=SELECTION_COLUMNS)
+    # one constructor: assign + reindex cost more than the series' fits took to reuse
+    cols = {"series_id": series_id, "selected_through": sel.through, "input_hash": sel.input_hash,
+            "fallback": sel.fallback, "row": np.arange(len(bt))}
+    cols.update({c: (bt[c].to_numpy() if c in bt else np.nan) for c in BACKTEST_COLUMNS})
+    return pd.DataFrame(cols, index=bt.index)
 
 
 def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
@@ -560,14 +572,12 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
     scores = fc.scores.set_index("model") if len(fc.scores) else pd.DataFrame()
     chosen = scores.loc[fc.model] if fc.model in scores.index else None
     naive = scores.loc["seasonal_naive"] if "seasonal_naive" in scores.index else None
-    frame = fc.frame()
-    for k, v in meta.items():
-        frame[k] = v
-    frame["step"] = np.arange(1, len(frame) + 1)
-    frame["model"], frame["transform"], frame["method_note"] = fc.model, fc.transform, fc.note
-    frame["backtest_mase"] = float(chosen["mase"]) if chosen is not None else np.nan
-    frame["n_obs"] = len(y)
-    frame["last_actual_ts"] = y.index.max()
+    # each frame built by one constructor: column by column, pandas cost more than the fits
+    cols = fc.columns()
+    frame = pd.DataFrame({**cols, **meta, "step": np.arange(1, len(cols["mean"]) + 1), "model": fc.model,
+                          "transform": fc.transform, "method_note": fc.note,
+                          "backtest_mase": float(chosen["mase"]) if chosen is not None else np.nan,
+                          "n_obs": len(y), "last_actual_ts": y.index.max()})
     accuracy = {
         **meta, "model": fc.model, "n_obs": len(y), "backtest_points": int(chosen["n_points"]) if chosen is not None else 0,
         "mase": float(chosen["mase"]) if chosen is not None else np.nan,
@@ -582,13 +592,13 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
     }
     b = None
     if len(fc.backtest):
-        b = fc.backtest[fc.backtest["model"] == fc.model].copy()
+        keep = (fc.backtest["model"] == fc.model).to_numpy()
+        b = {c: fc.backtest[c].to_numpy()[keep] for c in fc.backtest.columns}
         # the backtest intervals as calibrated (widened like the forecast's)
         for level in LEVELS:
             b[f"lower_{level}"] = np.maximum(b["median"] - fc.interval_factor * (b["median"] - b[f"lower_{level}"]), 0)
             b[f"upper_{level}"] = b["median"] + fc.interval_factor * (b[f"upper_{level}"] - b["median"])
-        for k, v in meta.items():
-            b[k] = v
+        b = pd.DataFrame({**b, **meta}, index=fc.backtest.index[keep])
     sel = fc.selection
     rows = selection_frame(meta["series_id"], sel) if sel is not None else None
     return frame, accuracy, b, fc.paths, rows, sel is not None and sel is cached
