@@ -544,7 +544,7 @@ SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", 
 def selection_frame(series_id: str, sel: Selection) -> pd.DataFrame:
     """A selection as rows (one per backtest point; one row without a model if it has none)."""
     bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
-    # one constructor: assign + reindex cost more than the series' fits took to reuse
+    # one constructor: assign + reindex took longer than forecasting a series with a reused selection
     cols = {"series_id": series_id, "selected_through": sel.through, "input_hash": sel.input_hash,
             "fallback": sel.fallback, "row": np.arange(len(bt))}
     cols.update({c: (bt[c].to_numpy() if c in bt else np.nan) for c in BACKTEST_COLUMNS})

@@ -7,7 +7,6 @@ module reads the marts, runs it and writes analytics.*.
 import base64
 import io
 import time
-
 from typing import TYPE_CHECKING
 
 import dagster as dg
