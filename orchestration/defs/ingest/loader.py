@@ -8,6 +8,7 @@ not loaded twice: each of its records is quarantined with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -274,8 +275,7 @@ def _load_batch(conn, spec: SourceSpec, batch, key: tuple, now: datetime, max_fu
             "export_date": pa.array([export_date_of(m[0]) for _, m, _ in clean], pa.date32()),
             "rows": pa.array([n for _, _, n in clean], pa.int64()),
         })
-        conn.execute("begin transaction")
-        try:
+        with _transaction(conn):
             conn.execute(
                 f"insert into {spec.table} by name select {', '.join('t.' + f.column for f in spec.all_fields)}, "
                 "b.source_file as _source_file, t.n as _line_number, null::varchar as _record_locator, "
@@ -284,19 +284,26 @@ def _load_batch(conn, spec: SourceSpec, batch, key: tuple, now: datetime, max_fu
             conn.execute(
                 "insert into raw.load_log select ?, source_file, file_sha256, export_date, 'loaded', rows, rows, 0, '', ? "
                 "from files order by f", [spec.name, loaded_at])
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
     finally:
         conn.execute(f"drop table if exists {table}")
     return reports
 
 
-def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loaded_at: datetime,
-                  fast: fast_reader.FastParse | None = None) -> None:
+@contextlib.contextmanager
+def _transaction(conn):
+    """A file's (or a batch's) rows, rejects and load_log rows: all stored, or none."""
     conn.execute("begin transaction")
     try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loaded_at: datetime,
+                  fast: fast_reader.FastParse | None = None) -> None:
+    with _transaction(conn):
         # A file never loaded has no rows to delete: skip the scans of the big tables.
         known = conn.execute(
             "select count(*) from raw.load_log where source = ? and source_file = ?",
@@ -336,10 +343,6 @@ def _replace_file(conn, spec: SourceSpec, report: FileLoad, rows, rejects, loade
             [spec.name, report.source_file, report.file_sha256, report.export_date, report.status,
              report.rows_read, report.rows_kept, report.rows_rejected, report.message, loaded_at],
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def _arrow_batch(spec: SourceSpec, rows, report: FileLoad, loaded_at: datetime) -> pa.Table:
