@@ -2,7 +2,9 @@
 build` (the Dagster job, which passes each run's partition range to dbt), with late and
 re-delivered data landing in the last one-day run, gives byte-identical marts to a full
 rebuild from scratch of the same final export files; and the one-day run rewrote only the
-days it had to.
+days it had to. A last one-day run then brings November's month-to-date cloud bill: it
+books the bill's shares on every day of the month but replaces the usage rows only of the
+days whose usage changed.
 
 Late data, all in files dated LATE_DAY (so the one-day run loads them):
   - gateway calls of LATE_DAY-1 and -2 (inside the 3-day lookback), in existing queries;
@@ -27,9 +29,12 @@ import pytest
 from .conftest import BIN, REPO, mart_fingerprints, run, warehouse_env
 
 FIRST_DAY = date(2026, 10, 15)
-LATE_DAY = date(2026, 11, 12)  # no cloud bill is delivered that day (11-13 restates 13 days)
-CHUNKS = [(FIRST_DAY, date(2026, 11, 3)), (date(2026, 11, 4), LATE_DAY - timedelta(days=1)), (LATE_DAY, LATE_DAY)]
+LATE_DAY = date(2026, 11, 12)  # no cloud bill is delivered that day
+BILL_DAY = date(2026, 11, 13)  # its files include focus_2026-11-13.csv: November's bill to date, restated
+CHUNKS = [(FIRST_DAY, date(2026, 11, 3)), (date(2026, 11, 4), LATE_DAY - timedelta(days=1)), (LATE_DAY, LATE_DAY),
+          (BILL_DAY, BILL_DAY)]
 LOOKBACK = 3
+CLOUD_ONLY_DAY = "2026-11-05"  # in the bill, outside the bill-day run's window: only its cloud shares change
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -75,12 +80,14 @@ def add_late_files(raw: Path) -> dict[str, object]:
             "late_api": late_api, "late_api_execution_day": _day(8)}
 
 
-def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None = None) -> dict[str, int]:
-    """latency_ms of one call per chosen day in marts.fct_llm_calls; with set_to, overwrite it."""
+def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None = None,
+               days: tuple[str, ...] = ("2026-10-20", _day(1))) -> dict[str, int]:
+    """latency_ms of one call per chosen day in marts.fct_llm_calls (by default far outside
+    the LATE_DAY run's window and inside it); with set_to, overwrite it."""
     with duckdb.connect(database) as conn:
         if calls is None:
             calls = {}
-            for day in ("2026-10-20", _day(1)):  # far outside the window / inside it
+            for day in days:
                 calls[day] = conn.execute(
                     "select call_id from marts.fct_llm_calls where usage_date = ? and source_system = 'agent_platform' "
                     "order by call_id limit 1", [day]).fetchone()[0]
@@ -92,39 +99,85 @@ def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None =
     return {"calls": calls, "latency": found}
 
 
-@pytest.fixture(scope="module")
-def builds(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("incremental")
-    raw = tmp / "raw"
-    shutil.copytree(REPO / "data" / "raw", raw)
-    # 11-13 stays out: the last run is the one-day run of LATE_DAY
-    for path in raw.rglob(f"*{date(2026, 11, 13)}*"):
-        path.unlink()
-    (tmp / "inc").mkdir()
-    env = {**warehouse_env(tmp / "inc", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
-    for first, last in CHUNKS:
-        if first == LATE_DAY:
-            planted = add_late_files(raw)
-            sentinel = _sentinels(env["DUCKDB_PATH"], set_to=-1)
-        proc = run([str(BIN / "warehouse"), "build", "--start", first.isoformat(), "--end", last.isoformat()], env=env)
-        assert "succeeded" in proc.stdout, proc.stdout[-3000:]
-    after = _sentinels(env["DUCKDB_PATH"], set_to=None, calls=sentinel["calls"])
-    # put the untouched day's original value back before comparing with the full rebuild
-    with duckdb.connect(env["DUCKDB_PATH"]) as conn:
+def _rebuild_days(database: str) -> dict[date, tuple[str, bool]]:
+    with duckdb.connect(database, read_only=True) as conn:
+        return {d: (reasons, usage) for d, reasons, usage in conn.execute(
+            "select usage_date, reasons, rebuilds_usage from intermediate.int_rebuild_days").fetchall()}
+
+
+def _restore(database: str, sentinel: dict) -> None:
+    """Put the planted days' original latency back where the planted -1 survived."""
+    with duckdb.connect(database) as conn:
         for day, cid in sentinel["calls"].items():
             conn.execute("update marts.fct_llm_calls set latency_ms = ? where call_id = ? and latency_ms = -1",
                          [sentinel["latency"][day], cid])
+
+
+def _plant_in_ledger(database: str, day: str) -> dict:
+    """Mark one execution row of the ledger on `day` (its execution_id, which no other model
+    reads) and count the day's cloud-bill shares."""
+    with duckdb.connect(database) as conn:
+        execution_id, component = conn.execute(
+            "select execution_id, cost_component from marts.fct_cost_ledger where usage_date = ? and source = 'execution' "
+            "order by all limit 1", [day]).fetchone()
+        conn.execute("update marts.fct_cost_ledger set execution_id = 'planted' where execution_id = ? and cost_component = ?",
+                     [execution_id, component])
+        return {"execution_id": execution_id, "cloud_rows": _cloud_rows(conn, day)}
+
+
+def _cloud_rows(conn, day: str) -> int:
+    return conn.execute("select count(*) from marts.fct_cost_ledger where usage_date = ? and source like 'focus:%'",
+                        [day]).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("incremental")
+    raw, held = tmp / "raw", tmp / "held"
+    shutil.copytree(REPO / "data" / "raw", raw)
+    # BILL_DAY's files wait for the last run
+    for path in raw.rglob(f"*{BILL_DAY}*"):
+        (held / path.parent.name).mkdir(parents=True, exist_ok=True)
+        path.rename(held / path.parent.name / path.name)
+    (tmp / "inc").mkdir()
+    env = {**warehouse_env(tmp / "inc", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
+    database = env["DUCKDB_PATH"]
+    for first, last in CHUNKS:
+        if first == LATE_DAY:
+            planted = add_late_files(raw)
+            sentinel = _sentinels(database, set_to=-1)
+        if first == BILL_DAY:
+            after = _sentinels(database, set_to=None, calls=sentinel["calls"])
+            late_day_rebuilt = _rebuild_days(database)
+            _restore(database, sentinel)
+            for path in held.rglob("*.*"):
+                path.rename(raw / path.parent.name / path.name)
+            bill_sentinel = _sentinels(database, set_to=-1, days=(CLOUD_ONLY_DAY,))
+            ledger = _plant_in_ledger(database, CLOUD_ONLY_DAY)
+        proc = run([str(BIN / "warehouse"), "build", "--start", first.isoformat(), "--end", last.isoformat()], env=env)
+        assert "succeeded" in proc.stdout, proc.stdout[-3000:]
+    bill_after = _sentinels(database, set_to=None, calls=bill_sentinel["calls"])
+    bill_rebuilt = _rebuild_days(database)
+    with duckdb.connect(database) as conn:
+        ledger["after"] = {
+            "planted_execution_rows": conn.execute(
+                "select count(*) from marts.fct_cost_ledger where execution_id = 'planted'").fetchone()[0],
+            "cloud_rows": _cloud_rows(conn, CLOUD_ONLY_DAY)}
+        conn.execute("update marts.fct_cost_ledger set execution_id = ? where execution_id = 'planted'", [ledger["execution_id"]])
+    _restore(database, bill_sentinel)
 
     # the reference: the same final export files, from scratch, in one run
     (tmp / "full").mkdir()
     full_env = {**warehouse_env(tmp / "full", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
     proc = run([str(BIN / "warehouse"), "build"], env=full_env)
     assert "succeeded" in proc.stdout, proc.stdout[-3000:]
-    return env, full_env, planted, sentinel, after
+    return {"env": env, "full_env": full_env, "planted": planted, "sentinel": sentinel, "after": after,
+            "late_day_rebuilt": late_day_rebuilt, "bill_sentinel": bill_sentinel, "bill_after": bill_after,
+            "bill_rebuilt": bill_rebuilt, "ledger": ledger}
 
 
 def test_incremental_runs_with_late_data_equal_a_full_rebuild(builds):
-    env, full_env, _, _, _ = builds
+    env, full_env = builds["env"], builds["full_env"]
     incremental = mart_fingerprints(Path(env["DUCKDB_PATH"]))
     full = mart_fingerprints(Path(full_env["DUCKDB_PATH"]))
     assert set(incremental) == set(full) and len(full) > 20
@@ -132,7 +185,7 @@ def test_incremental_runs_with_late_data_equal_a_full_rebuild(builds):
 
 
 def test_late_and_redelivered_rows_land_where_the_full_rule_puts_them(builds):
-    env, _, planted, _, _ = builds
+    env, planted = builds["env"], builds["planted"]
     with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
         day_of = lambda cid: conn.execute(  # noqa: E731
             "select usage_date, source_file from marts.fct_llm_calls where call_id = ?", [cid]).fetchall()
@@ -155,18 +208,41 @@ def test_late_and_redelivered_rows_land_where_the_full_rule_puts_them(builds):
 
 
 def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
-    env, _, planted, sentinel, after = builds
+    planted, sentinel, after = builds["planted"], builds["sentinel"], builds["after"]
     window = {LATE_DAY - timedelta(days=n) for n in range(LOOKBACK + 1)}
+    gpu_only = min(window) - timedelta(days=1)  # GPU sample intervals reach across midnight
     expected = window | {
         date.fromisoformat(_day(6)),                              # the 6-day-late call's file is in the run
         date.fromisoformat(planted["old"]["started_at"][:10]) - timedelta(days=9),  # old copy's day
         date.fromisoformat(planted["late_api_execution_day"]),    # the late API call's execution
-        min(window) - timedelta(days=1),                          # GPU sample intervals reach across midnight
+        gpu_only,
     }
-    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
-        rebuilt = {d for (d,) in conn.execute("select usage_date from intermediate.int_rebuild_days").fetchall()}
-    assert rebuilt == expected
+    rebuilt = builds["late_day_rebuilt"]
+    assert set(rebuilt) == expected
+    # only the GPU day leaves the usage models alone
+    assert {d for d, (_, usage) in rebuilt.items() if not usage} == {gpu_only}
+    assert rebuilt[gpu_only][0] == "gpu"
     # a row planted on a day outside that set survived the run; one inside was rewritten
     outside, inside = "2026-10-20", _day(1)
     assert after["latency"][outside] == -1
     assert after["latency"][inside] == sentinel["latency"][inside] != -1
+
+
+def test_a_months_bill_books_its_cloud_shares_without_rewriting_the_usage(builds):
+    rebuilt, ledger = builds["bill_rebuilt"], builds["ledger"]
+    window = {BILL_DAY - timedelta(days=n) for n in range(LOOKBACK + 1)}
+    month = {date(2026, 11, 1) + timedelta(days=n) for n in range(BILL_DAY.day)}
+    # every day the bill covers is reopened for its cloud shares ...
+    assert month <= set(rebuilt)
+    assert all("cloud_line" in reasons for d, (reasons, _) in rebuilt.items() if d in month)
+    # ... the usage models only the days with a reason beyond the bill (and GPU intervals)
+    for reasons, usage in rebuilt.values():
+        assert usage == bool(set(reasons.split(",")) - {"cloud_line", "gpu"})
+    cloud_only = {d for d, (_, usage) in rebuilt.items() if not usage}
+    assert len(cloud_only) >= 5 and cloud_only <= month - window
+    assert rebuilt[date.fromisoformat(CLOUD_ONLY_DAY)] == ("cloud_line", False)
+    # on such a day the LLM-call fact and the ledger's execution rows were left as they were
+    assert builds["bill_after"]["latency"][CLOUD_ONLY_DAY] == -1 != builds["bill_sentinel"]["latency"][CLOUD_ONLY_DAY]
+    assert ledger["after"]["planted_execution_rows"] == 1
+    # while the bill's shares of that day were booked in the ledger
+    assert ledger["cloud_rows"] == 0 < ledger["after"]["cloud_rows"]

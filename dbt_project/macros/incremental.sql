@@ -62,15 +62,29 @@
 {% endmacro %}
 
 
-{#- The days this run rebuilds, as a subquery (only meaningful when is_windowed()). -#}
-{% macro rebuild_days() -%}
-    (select usage_date from {{ ref('int_rebuild_days') }})
+{#- A model's rebuild scope (config rebuild_scope): 'all' (default) rebuilds every day of
+    int_rebuild_days; 'usage' only the days whose usage rows change (rebuilds_usage), for
+    models that read no cloud bill and no GPU samples. -#}
+{% macro rebuild_scope(scope=none) -%}
+    {%- set scope = scope or config.get('rebuild_scope', 'all') -%}
+    {%- if scope not in ('all', 'usage') -%}
+        {{ exceptions.raise_compiler_error("rebuild_scope must be 'all' or 'usage', got " ~ scope) }}
+    {%- endif -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
+
+{#- The days this run rebuilds in the model's scope (or the given one), as a subquery (only
+    meaningful when is_windowed()). -#}
+{% macro rebuild_days(scope=none) -%}
+    (select usage_date from {{ ref('int_rebuild_days') }}
+    {%- if rebuild_scope(scope) == 'usage' %} where rebuilds_usage{% endif %})
 {%- endmacro %}
 
 
 {#- `where`/`and` fragment restricting an event-day column to the rebuild days. -#}
-{% macro in_rebuild_days(column) -%}
-    {%- if is_windowed() -%} {{ column }} in {{ rebuild_days() }} {%- else -%} true {%- endif -%}
+{% macro in_rebuild_days(column, scope=none) -%}
+    {%- if is_windowed() -%} {{ column }} in {{ rebuild_days(scope) }} {%- else -%} true {%- endif -%}
 {%- endmacro %}
 
 
@@ -78,8 +92,10 @@
     keyed on the event day, but the delete takes every rebuild day as well as the days the new
     rows fall on, so a day whose rows all moved or vanished is emptied too, and a model may
     recompute more days than the rebuild days (rolling windows). unique_key is the
-    day column (or an expression giving it, e.g. cast(minute_start as date)). Without a
-    window it replaces the whole table. -#}
+    day column (or an expression giving it, e.g. cast(minute_start as date)). The rebuild
+    days are those of the model's rebuild_scope; a model mixing rows of both scopes names
+    the rows replaced on every rebuild day with config all_days_rows (a predicate), and the
+    other rows follow its rebuild_scope. Without a window it replaces the whole table. -#}
 {% macro get_incremental_replace_days_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set day_expr = arg_dict['unique_key'] -%}
@@ -90,9 +106,21 @@
     {%- if incremental_window() is none %}
     delete from {{ target }};
     {%- else %}
+    {%- set all_days_rows = config.get('all_days_rows') %}
     delete from {{ target }}
+    {%- if all_days_rows %}
+    where (coalesce({{ all_days_rows }}, false)
+            and ({{ day_expr }} in {{ rebuild_days('all') }}
+                or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }}
+                                      where coalesce({{ all_days_rows }}, false))))
+        or (not coalesce({{ all_days_rows }}, false)
+            and ({{ day_expr }} in {{ rebuild_days() }}
+                or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }}
+                                      where not coalesce({{ all_days_rows }}, false))));
+    {%- else %}
     where {{ day_expr }} in {{ rebuild_days() }}
         or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }});
+    {%- endif %}
     {%- endif %}
     insert into {{ target }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }} from {{ arg_dict['temp_relation'] }}

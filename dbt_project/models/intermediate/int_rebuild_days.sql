@@ -28,11 +28,16 @@
 --   gpu         days of GPU samples in the window or delivered in the range, and the day
 --               before each (a sample's interval reaches to its neighbour across midnight);
 --   reference   every day, when seeds or prices changed since the last successful run.
+-- rebuilds_usage: a reason other than cloud_line or gpu. Only those change usage rows (calls,
+-- executions, API calls): models with rebuild_scope='usage' rebuild these days alone, so a
+-- restated month-to-date bill (cloud_line on every day of its month) does not make them
+-- replace the month.
 {%- set w = incremental_window() %}
 {%- if w is none %}
 select
     cast(null as date) as usage_date,
     cast(null as {{ dbt.type_string() }}) as reasons,
+    cast(null as boolean) as rebuilds_usage,
     cast(null as date) as window_start,
     cast(null as date) as window_end
 where false
@@ -205,6 +210,7 @@ all_days as (
 select
     usage_date,
     string_agg(distinct reason, ',' order by reason) as reasons,
+    max(case when reason in ('cloud_line', 'gpu') then 0 else 1 end) = 1 as rebuilds_usage,
     -- the window this list was made for; incremental models check it (is_windowed)
     date '{{ w.start }}' as window_start,
     date '{{ w.end }}' as window_end

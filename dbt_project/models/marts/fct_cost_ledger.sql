@@ -1,5 +1,6 @@
-{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
--- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail', rebuild_scope='usage', all_days_rows="source like 'focus:%'") }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days
+-- whose usage changes (rebuild_scope 'usage'); the cloud-bill shares (source focus:...) on every rebuild day.
 -- depends_on: {{ ref('int_rebuild_days') }}
 -- Every dollar the warehouse knows about, once, at the finest grain it has: one row per
 -- execution x cost component, per external API call, per LLM call made outside executions,
@@ -81,7 +82,7 @@ cloud as (
         amount_usd,
         'focus:' || cost_line_id as source
     from {{ ref('int_cloud_cost_allocation') }}
-    where {{ in_rebuild_days('usage_date') }}
+    where {{ in_rebuild_days('usage_date', 'all') }}
 
 ),
 

@@ -1,5 +1,6 @@
-{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail') }}
--- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days.
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='usage_date', on_schema_change='fail', rebuild_scope='usage') }}
+-- Incremental by event day (see macros/incremental.sql): a windowed run replaces the days in int_rebuild_days
+-- whose usage changes (rebuild_scope 'usage': this model reads no cloud bill and no GPU samples).
 -- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per query (a user request an agent served): its LLM calls, their average and
 -- p95 latency, the end-to-end response time (first call start to last call end), and the
