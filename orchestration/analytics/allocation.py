@@ -47,7 +47,7 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
         p95_cost=("total_cost", lambda s: s.quantile(0.95)),
         p95_cache_mb=("cache_size_mb", lambda s: s.quantile(0.95)),
         main_model=("model_name", lambda s: s.value_counts().idxmax())).reset_index()
-    cl = calls.copy()
+    cl = calls[["agent_id", "provider", "model", "is_success", "latency_ms"]].copy()  # not every column: 10M calls
     cl["err"] = ~cl["is_success"].astype(bool)
     per_model = cl.groupby(["agent_id", "provider", "model"]).agg(
         n=("err", "size"), error_rate=("err", "mean"), p95_latency_ms=("latency_ms", lambda s: s.quantile(0.95))).reset_index()

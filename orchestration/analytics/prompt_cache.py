@@ -89,7 +89,9 @@ def duplicate_llm_calls(calls: pd.DataFrame, ttl_hours: float = 24.0) -> pd.Data
     if calls.empty:
         return pd.DataFrame(columns=cols)
     days = window_days(calls["usage_date"])
-    df = calls.copy()
+    # only the columns used: a copy of every column of 10M calls, sorted and merged, ran out of memory
+    df = calls[["workspace_id", "agent_id", "model", "prompt_fingerprint", "input_tokens", "started_at", "is_success",
+                "token_cost"]].copy()
     df["started_at"] = pd.to_datetime(df["started_at"])
     df = df.sort_values("started_at", kind="mergesort")
     key = ["agent_id", "model", "prompt_fingerprint", "input_tokens"]

@@ -14,7 +14,8 @@ MIN_RESPONSE_CACHE_HIT_RATE = 0.20
 def token_distribution(calls: pd.DataFrame) -> pd.DataFrame:
     """Per agent x model: calls, input / uncached / cached / output tokens, their shares, and
     p50 / p90 / p99 of per-call total tokens."""
-    df = calls.copy()
+    df = calls[["workspace_id", "agent_id", "model", "input_tokens", "uncached_input_tokens", "cached_input_tokens",
+                "output_tokens", "total_tokens"]]
     q = df.groupby(["workspace_id", "agent_id", "model"])["total_tokens"].quantile([0.5, 0.9, 0.99]).unstack()
     q.columns = ["p50_tokens_per_call", "p90_tokens_per_call", "p99_tokens_per_call"]
     g = df.groupby(["workspace_id", "agent_id", "model"]).agg(

@@ -29,3 +29,19 @@ def resources() -> dg.Definitions:
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         }
     )
+
+
+def read_frame(conn, sql: str):
+    """A query's result as a pandas DataFrame, fetched in chunks: the same frame as
+    `conn.execute(sql).df()` (same dtypes and values), at about half its peak memory. `.df()`
+    converts the whole materialized result at once: at 1M calls the LLM-call fact (0.38 GiB as
+    a frame) peaked at 2.5 GiB that way and 1.35 GiB in chunks, and at 10M calls the analytics
+    step ran out of 24 GiB."""
+    import pandas as pd
+
+    result = conn.execute(sql)
+    parts = [result.fetch_df_chunk(100)]  # the first, even if empty: it carries the columns and dtypes
+    while len(parts[-1]):
+        parts.append(result.fetch_df_chunk(100))
+    parts = [part for part in parts if len(part)] or parts[:1]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

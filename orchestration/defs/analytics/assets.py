@@ -10,6 +10,8 @@ import time
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.defs.resources import read_frame
+
 TABLES = {
     "findings": "Every finding and recommendation: subject, kind, evidence, period, monthly saving, assumption, effort, priority.",
     "efficiency_scores": "Per agent: tokens/tasks/successes/speed/quality per dollar, rank-normalized, weighted score, percentiles, improvement areas.",
@@ -51,19 +53,22 @@ def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     from orchestration.analytics.report import build_all
 
     started = time.monotonic()
+    # The lineage columns (source_file, source_line, source_record) are not analysed: they stay
+    # in DuckDB. Frames are read in chunks (read_frame): at 10M calls `.df()` ran out of memory.
     with duckdb.get_connection() as conn:
-        frames = {
-            "executions": conn.sql("select * from marts.fct_resource_utilization order by execution_id").df(),
-            "llm_calls": conn.sql("select * from marts.fct_llm_calls order by call_id").df(),
-            "api_calls": conn.sql("select * from marts.fct_api_calls order by request_id").df(),
-            "agents": conn.sql("select * from marts.dim_agents order by agent_id").df(),
-            "prices": conn.sql("select * from reference.model_prices order by all").df(),
-            "rate_card": conn.sql("select * from reference.compute_rate_card order by all").df(),
-        }
+        frames = {name: read_frame(conn, sql) for name, sql in {
+            "executions": "select * exclude (source_file, source_line) from marts.fct_resource_utilization order by execution_id",
+            "llm_calls": "select * exclude (source_file, source_record) from marts.fct_llm_calls order by call_id",
+            "api_calls": "select * from marts.fct_api_calls order by request_id",
+            "agents": "select * from marts.dim_agents order by agent_id",
+            "prices": "select * from reference.model_prices order by all",
+            "rate_card": "select * from reference.compute_rate_card order by all",
+        }.items()}
         has_gpu = conn.execute(
             "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'fct_gpu_samples'"
         ).fetchall()[0][0] > 0
-        gpu_samples = conn.sql("select * from marts.fct_gpu_samples order by all").df() if has_gpu else None
+        gpu_samples = read_frame(
+            conn, "select * exclude (source_file, source_line) from marts.fct_gpu_samples order by all") if has_gpu else None
     gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
                 "GPU waste comes from the executions (gpu_utilization)")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.defs.resources import read_frame
 from orchestration.settings import FORECAST_WORKERS
 
 if TYPE_CHECKING:  # pandas, numpy and statsmodels are imported when the step runs: definitions load faster
@@ -141,10 +142,10 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
 
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
-        detail = conn.execute(DETAIL_SQL).df()
-        calls = conn.execute(
+        detail = read_frame(conn, DETAIL_SQL)
+        calls = read_frame(conn,
             "select coalesce(workspace_id, '(unattributed)') as workspace_id, started_at, total_tokens "
-            "from marts.fct_llm_calls where started_at is not null order by all").df()
+            "from marts.fct_llm_calls where started_at is not null order by all")
         budgets = conn.execute(
             "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
             "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents order by all").df()
