@@ -106,21 +106,17 @@
     {%- if incremental_window() is none %}
     delete from {{ target }};
     {%- else %}
+    {#- row groups and the days each is replaced on: with all_days_rows, those rows on every
+        rebuild day and the rest on the model's scope; without, every row on the model's scope -#}
     {%- set all_days_rows = config.get('all_days_rows') %}
+    {%- set groups = [('coalesce(' ~ all_days_rows ~ ', false)', 'all'), ('not coalesce(' ~ all_days_rows ~ ', false)', none)]
+        if all_days_rows else [('true', none)] %}
     delete from {{ target }}
-    {%- if all_days_rows %}
-    where (coalesce({{ all_days_rows }}, false)
-            and ({{ day_expr }} in {{ rebuild_days('all') }}
-                or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }}
-                                      where coalesce({{ all_days_rows }}, false))))
-        or (not coalesce({{ all_days_rows }}, false)
-            and ({{ day_expr }} in {{ rebuild_days() }}
-                or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }}
-                                      where not coalesce({{ all_days_rows }}, false))));
-    {%- else %}
-    where {{ day_expr }} in {{ rebuild_days() }}
-        or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }});
-    {%- endif %}
+    where {% for rows, scope in groups %}{% if not loop.first %}
+        or {% endif %}({{ rows }}
+            and ({{ day_expr }} in {{ rebuild_days(scope) }}
+                or {{ day_expr }} in (select distinct {{ day_expr }} from {{ arg_dict['temp_relation'] }} where {{ rows }})))
+    {%- endfor %};
     {%- endif %}
     insert into {{ target }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }} from {{ arg_dict['temp_relation'] }}

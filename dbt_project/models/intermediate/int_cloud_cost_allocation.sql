@@ -35,11 +35,12 @@ direct_costs as (
 
 ),
 
--- Two joins, not one with `shared or same workspace`: the OR leaves only the date range to
--- join on (every line against every agent-day: 9 s at 1M calls), where the workspace
--- lines' equality on workspace_id makes a hash join.
+-- One join per allocation level, not one with `shared or same workspace`: the OR leaves only
+-- the date range to join on (every line against every agent-day: 9 s at 1M calls), where the
+-- workspace lines' equality on workspace_id makes a hash join.
 weights as (
 
+    {%- for level in ['shared', 'workspace'] %}
     select
         lines.cost_line_id,
         direct_costs.workspace_id,
@@ -49,23 +50,13 @@ weights as (
     inner join direct_costs
         on direct_costs.usage_date >= lines.period_start_day
         and direct_costs.usage_date < lines.period_end_day
-    where lines.allocation_level = 'shared'
+        {%- if level == 'workspace' %}
+        and direct_costs.workspace_id = lines.workspace_id
+        {%- endif %}
+    where lines.allocation_level = '{{ level }}'
     group by lines.cost_line_id, direct_costs.workspace_id, direct_costs.agent_id
-
-    union all
-
-    select
-        lines.cost_line_id,
-        direct_costs.workspace_id,
-        direct_costs.agent_id,
-        sum(direct_costs.total_cost) as weight
-    from lines
-    inner join direct_costs
-        on direct_costs.workspace_id = lines.workspace_id
-        and direct_costs.usage_date >= lines.period_start_day
-        and direct_costs.usage_date < lines.period_end_day
-    where lines.allocation_level = 'workspace'
-    group by lines.cost_line_id, direct_costs.workspace_id, direct_costs.agent_id
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
