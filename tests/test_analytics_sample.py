@@ -68,3 +68,32 @@ def test_analytics_tables_and_what_if_are_written(sample_warehouse):  # noqa: F8
                                               sum(monthly_waste_usd) filter (where kind = 'total')
                                        from analytics.waste_summary""").fetchone()
         assert lines == pytest.approx(total, abs=1e-5)
+
+
+def test_the_analysed_columns_give_the_tables_every_column_gives(sample_warehouse):  # noqa: F811
+    """The step reads only ANALYSED_COLUMNS of the marts: every analytics table must be what
+    the analyses compute from every column (a column missing from the list would raise or
+    change a table here)."""
+    from pandas.testing import assert_frame_equal
+
+    from orchestration.analytics.report import build_all
+    from orchestration.defs.analytics.assets import ANALYSED_COLUMNS, FACTS
+    from orchestration.defs.resources import read_frame
+
+    def frames(columns):
+        with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+            out = {name: read_frame(conn, f"select {columns(table)} from marts.{table} order by {order}")
+                   for name, (table, order) in FACTS.items()}
+            out["gpu_samples"] = read_frame(
+                conn, f"select {columns('fct_gpu_samples')} from marts.fct_gpu_samples order by sampled_at, host, gpu_index")
+            out["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
+            out["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
+        return out
+
+    every = frames(lambda table: "*")
+    analysed = frames(lambda table: ", ".join(ANALYSED_COLUMNS[table]))
+    assert len(analysed["llm_calls"].columns) < len(every["llm_calls"].columns)
+    expected, got = build_all(**every), build_all(**analysed)
+    assert set(got) == set(expected)
+    for name in expected:
+        assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)

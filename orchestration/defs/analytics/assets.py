@@ -36,8 +36,36 @@ TABLES = {
     "what_if": "The seed's success metrics if the P1/P2 recommendations were applied, against their targets.",
     "cost_summary": "Monthly totals: usage cost, standing allocation, waste, potential saving.",
 }
-MARTS = ["fct_resource_utilization", "fct_llm_calls", "fct_api_calls", "dim_agents"]
-DEPS = [dg.AssetKey(["marts", m]) for m in MARTS] + [
+# The columns the analyses use (orchestration/analytics/*.py), not every column of the marts:
+# at 10M calls the frames are most of the step's memory. Lineage, ids and raw counters no
+# analysis reads stay in DuckDB; an analysis that needs one more column adds it here.
+ANALYSED_COLUMNS = {
+    "fct_resource_utilization": [
+        "execution_id", "agent_id", "workspace_id", "task_type", "timestamp", "usage_date", "execution_duration_ms",
+        "status", "quality_score", "cpu_peak_percent", "cpu_core_seconds", "allocated_cpu_cores", "memory_peak_mb",
+        "gpu_usage_percent", "gpu_compute_units", "llm_provider", "model_name", "input_tokens", "uncached_input_tokens",
+        "prompt_cache_hits", "output_tokens", "total_tokens", "context_window_used", "context_window_tokens",
+        "cache_size_mb", "cpu_cost", "memory_cost", "gpu_cost", "compute_cost", "token_cost", "storage_cost",
+        "network_cost", "api_cost", "total_cost"],
+    "fct_llm_calls": [
+        "execution_id", "agent_id", "workspace_id", "provider", "model", "started_at", "usage_date", "input_tokens",
+        "uncached_input_tokens", "cached_input_tokens", "output_tokens", "total_tokens", "latency_ms", "is_success",
+        "prompt_fingerprint", "token_cost"],
+    "fct_api_calls": [
+        "request_id", "execution_id", "agent_id", "workspace_id", "requested_at", "usage_date", "endpoint",
+        "status_code", "is_success", "latency_ms", "is_rate_limited", "retry_attempt", "error_type", "cost_usd",
+        "request_fingerprint"],
+    "fct_gpu_samples": [
+        "sampled_at", "host", "gpu_index", "gpu_uuid", "gpu_name", "utilization_gpu_pct", "memory_used_mib",
+        "memory_total_mib", "power_draw_w", "agent_id", "workspace_id", "usd_per_gpu_hour"],
+    "dim_agents": [
+        "agent_id", "workspace_id", "compute_tier", "allocated_cpu_cores", "allocated_memory_mb", "allocated_gpus",
+        "primary_model", "daily_token_budget", "monthly_token_budget", "monthly_cost_budget_usd"],
+}
+# frame name -> (mart, its key: a fixed row order)
+FACTS = {"executions": ("fct_resource_utilization", "execution_id"), "llm_calls": ("fct_llm_calls", "call_id"),
+         "api_calls": ("fct_api_calls", "request_id"), "agents": ("dim_agents", "agent_id")}
+DEPS = [dg.AssetKey(["marts", table]) for table, _ in FACTS.values()] + [
     dg.AssetKey(["reference", "model_prices"]), dg.AssetKey(["reference", "compute_rate_card"])]
 
 
@@ -53,22 +81,18 @@ def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     from orchestration.analytics.report import build_all
 
     started = time.monotonic()
-    # The lineage columns (source_file, source_line, source_record) are not analysed: they stay
-    # in DuckDB. Frames are read in chunks (read_frame): at 10M calls `.df()` ran out of memory.
+    # Frames are read in chunks (read_frame): at 10M calls `.df()` ran out of memory.
     with duckdb.get_connection() as conn:
-        frames = {name: read_frame(conn, sql) for name, sql in {
-            "executions": "select * exclude (source_file, source_line) from marts.fct_resource_utilization order by execution_id",
-            "llm_calls": "select * exclude (source_file, source_record) from marts.fct_llm_calls order by call_id",
-            "api_calls": "select * from marts.fct_api_calls order by request_id",
-            "agents": "select * from marts.dim_agents order by agent_id",
-            "prices": "select * from reference.model_prices order by all",
-            "rate_card": "select * from reference.compute_rate_card order by all",
-        }.items()}
+        frames = {name: read_frame(conn, f"select {', '.join(ANALYSED_COLUMNS[table])} from marts.{table} order by {order}")
+                  for name, (table, order) in FACTS.items()}
+        frames["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
+        frames["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
         has_gpu = conn.execute(
             "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'fct_gpu_samples'"
         ).fetchall()[0][0] > 0
         gpu_samples = read_frame(
-            conn, "select * exclude (source_file, source_line) from marts.fct_gpu_samples order by all") if has_gpu else None
+            conn, f"select {', '.join(ANALYSED_COLUMNS['fct_gpu_samples'])} from marts.fct_gpu_samples "
+                  "order by sampled_at, host, gpu_index") if has_gpu else None
     gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
                 "GPU waste comes from the executions (gpu_utilization)")
