@@ -109,6 +109,24 @@ def test_failing_and_rate_limited_endpoints_with_their_wasted_cost():
     assert rl_rows[0]["monthly_saving_usd"] == pytest.approx(30 * 0.005 * 30.4, abs=1e-6)
 
 
+def test_calls_prepared_once_give_what_each_analysis_gives_from_the_raw_calls():
+    """build_all sorts the API calls once (api.prepare) for the four analyses: each must
+    return what it returns from the unsorted calls, and none may change the shared frame."""
+    calls = pd.concat([
+        api_calls("a", "flaky", [f"f{i}" for i in range(40)], cost=0.01, status=[200, 500] * 20),
+        api_calls("a", "limited", [f"l{i}" for i in range(100)], step_s=1, status=[429] * 30 + [200] * 70),
+        api_calls("dup", "search", ["same"] * 40, start="2026-11-01 09:30"),
+    ]).sample(frac=1, random_state=3)  # out of time order, a shuffled index
+    prepared = api.prepare(calls)
+    assert prepared["requested_at"].is_monotonic_increasing and api.prepare(prepared).equals(prepared)
+    before = prepared.copy()
+    for analysis in (api.api_caching, api.api_batching, api.rate_limits, api.failing_endpoints):
+        (raw_table, raw_rows), (table, rows) = analysis(calls), analysis(prepared)
+        pd.testing.assert_frame_equal(table, raw_table, check_exact=True)
+        assert rows == raw_rows
+    pd.testing.assert_frame_equal(prepared, before, check_exact=True)
+
+
 def test_cheaper_model_that_serves_the_same_tasks_is_recommended_with_genai_prices():
     common = {"input_tokens": 1000, "prompt_cache_hits": 0, "output_tokens": 100, "llm_provider": "anthropic"}
     ex = pd.concat([

@@ -19,7 +19,13 @@ FAILING_ERROR_RATE = 0.10      # non-429 failures above 10% of an endpoint's cal
 MIN_CALLS = 30
 
 
-def _prep(calls: pd.DataFrame) -> pd.DataFrame:
+def prepare(calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls typed and in time order (a stable sort), with a fresh index: what every
+    analysis here reads. A frame already prepared is returned as a shallow copy: sorting
+    millions of calls once for the four analyses instead of four times, with the same result
+    (a stable sort of sorted rows keeps their order)."""
+    if _is_prepared(calls):
+        return calls.copy(deep=False)  # the analyses add columns to their copy, never to `calls`
     df = calls.copy()
     df["requested_at"] = pd.to_datetime(df["requested_at"])
     df["cost_usd"] = df["cost_usd"].astype(float)
@@ -28,10 +34,18 @@ def _prep(calls: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("requested_at", kind="mergesort").reset_index(drop=True)
 
 
+def _is_prepared(df: pd.DataFrame) -> bool:
+    index = df.index
+    return (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+            and df["requested_at"].dtype.kind == "M" and df["cost_usd"].dtype == "float64"
+            and df["is_success"].dtype == bool and df["is_rate_limited"].dtype == bool
+            and df["requested_at"].is_monotonic_increasing)
+
+
 def cache_hits(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS) -> pd.DataFrame:
     """The calls with a flag `cache_hit`: the same agent, endpoint and request fingerprint
     got a successful response within `ttl_hours` before (a response cache would serve it)."""
-    df = _prep(calls)
+    df = prepare(calls)
     key = ["agent_id", "endpoint", "request_fingerprint"]
     ok = df.loc[df["is_success"] & df["request_fingerprint"].notna(), key + ["requested_at"]]
     ok = ok.rename(columns={"requested_at": "prev_ok_at"}).sort_values("prev_ok_at")
@@ -85,7 +99,7 @@ def api_batching(calls: pd.DataFrame, window_s: int = BATCH_WINDOW_SECONDS,
     if calls.empty:
         return pd.DataFrame(), []
     period = period_of(calls["usage_date"])
-    df = _prep(calls)
+    df = prepare(calls)
     g = df.groupby(["execution_id", "endpoint"]).agg(
         n=("request_id", "size"), first=("requested_at", "min"), last=("requested_at", "max"),
         median_latency_ms=("latency_ms", "median")).reset_index()
@@ -117,7 +131,7 @@ def rate_limits(calls: pd.DataFrame, min_share: float = RATE_LIMIT_SHARE) -> tup
         return pd.DataFrame(), []
     days = window_days(calls["usage_date"])
     period = period_of(calls["usage_date"])
-    df = _prep(calls)
+    df = prepare(calls)
     df["rl_cost"] = df["cost_usd"].where(df["is_rate_limited"], 0.0)
     df["retry"] = df["retry_attempt"].fillna(0) > 0
     df["retry_cost"] = df["cost_usd"].where(df["retry"], 0.0)
@@ -151,7 +165,7 @@ def failing_endpoints(calls: pd.DataFrame, max_error_rate: float = FAILING_ERROR
         return pd.DataFrame(), []
     days = window_days(calls["usage_date"])
     period = period_of(calls["usage_date"])
-    df = _prep(calls)
+    df = prepare(calls)
     df["error"] = ~df["is_success"] & ~df["is_rate_limited"]
     df["error_cost"] = df["cost_usd"].where(df["error"], 0.0)
     g = df.groupby("endpoint", as_index=False).agg(calls=("error", "size"), errors=("error", "sum"),

@@ -31,6 +31,7 @@ def build_all(executions: pd.DataFrame, llm_calls: pd.DataFrame, api_calls: pd.D
     dups = pc.duplicate_llm_calls(llm_calls)
     rows += te.response_cache_findings(dups, period_of(llm_calls["usage_date"]))
 
+    api_calls = api.prepare(api_calls)  # once for the four API analyses
     api_cache, r = api.api_caching(api_calls); rows += r
     batching, r = api.api_batching(api_calls); rows += r
     limits, r = api.rate_limits(api_calls); rows += r
