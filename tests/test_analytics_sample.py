@@ -77,21 +77,11 @@ def test_the_analysed_columns_give_the_tables_every_column_gives(sample_warehous
     from pandas.testing import assert_frame_equal
 
     from orchestration.analytics.report import build_all
-    from orchestration.defs.analytics.assets import ANALYSED_COLUMNS, FACTS
-    from orchestration.defs.resources import read_frame
+    from orchestration.defs.analytics.assets import read_inputs
 
-    def frames(columns):
-        with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
-            out = {name: read_frame(conn, f"select {columns(table)} from marts.{table} order by {order}")
-                   for name, (table, order) in FACTS.items()}
-            out["gpu_samples"] = read_frame(
-                conn, f"select {columns('fct_gpu_samples')} from marts.fct_gpu_samples order by sampled_at, host, gpu_index")
-            out["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
-            out["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
-        return out
-
-    every = frames(lambda table: "*")
-    analysed = frames(lambda table: ", ".join(ANALYSED_COLUMNS[table]))
+    with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+        every = read_inputs(conn, columns=lambda table: "*")
+        analysed = read_inputs(conn)
     assert len(analysed["llm_calls"].columns) < len(every["llm_calls"].columns)
     expected, got = build_all(**every), build_all(**analysed)
     assert set(got) == set(expected)

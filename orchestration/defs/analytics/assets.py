@@ -65,8 +65,27 @@ ANALYSED_COLUMNS = {
 # frame name -> (mart, its key: a fixed row order)
 FACTS = {"executions": ("fct_resource_utilization", "execution_id"), "llm_calls": ("fct_llm_calls", "call_id"),
          "api_calls": ("fct_api_calls", "request_id"), "agents": ("dim_agents", "agent_id")}
+GPU_SAMPLES = ("fct_gpu_samples", "sampled_at, host, gpu_index")  # optional: only once telemetry is ingested
 DEPS = [dg.AssetKey(["marts", table]) for table, _ in FACTS.values()] + [
     dg.AssetKey(["reference", "model_prices"]), dg.AssetKey(["reference", "compute_rate_card"])]
+
+
+def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table])) -> dict:
+    """build_all's frames from the warehouse: each mart's `columns(table)` in its key order (the
+    analysed columns by default), the reference tables whole, gpu_samples None while
+    marts.fct_gpu_samples does not exist. Read in chunks (read_frame): at 10M calls `.df()`
+    ran out of memory."""
+    frames = {name: read_frame(conn, f"select {columns(table)} from marts.{table} order by {order}")
+              for name, (table, order) in FACTS.items()}
+    frames["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
+    frames["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
+    table, order = GPU_SAMPLES
+    has_gpu = conn.execute(
+        f"select count(*) from information_schema.tables where table_schema = 'marts' and table_name = '{table}'"
+    ).fetchall()[0][0] > 0
+    frames["gpu_samples"] = read_frame(
+        conn, f"select {columns(table)} from marts.{table} order by {order}") if has_gpu else None
+    return frames
 
 
 @dg.multi_asset(
@@ -81,25 +100,16 @@ def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     from orchestration.analytics.report import build_all
 
     started = time.monotonic()
-    # Frames are read in chunks (read_frame): at 10M calls `.df()` ran out of memory.
     with duckdb.get_connection() as conn:
-        frames = {name: read_frame(conn, f"select {', '.join(ANALYSED_COLUMNS[table])} from marts.{table} order by {order}")
-                  for name, (table, order) in FACTS.items()}
-        frames["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
-        frames["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
-        has_gpu = conn.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'fct_gpu_samples'"
-        ).fetchall()[0][0] > 0
-        gpu_samples = read_frame(
-            conn, f"select {', '.join(ANALYSED_COLUMNS['fct_gpu_samples'])} from marts.fct_gpu_samples "
-                  "order by sampled_at, host, gpu_index") if has_gpu else None
+        frames = read_inputs(conn)
+    has_gpu = frames["gpu_samples"] is not None
     gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
                 "GPU waste comes from the executions (gpu_utilization)")
     if not has_gpu:
         context.log.info(f"GPU telemetry {gpu_note}")
 
-    tables = build_all(gpu_samples=gpu_samples, **frames)
+    tables = build_all(**frames)
 
     with duckdb.get_connection() as conn:
         conn.execute("create schema if not exists analytics")
