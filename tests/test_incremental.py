@@ -2,7 +2,7 @@
 build` (the Dagster job, which passes each run's partition range to dbt), with late and
 re-delivered data landing in the last one-day run, gives byte-identical marts to a full
 rebuild from scratch of the same final export files; and the one-day run rewrote only the
-days it had to. A last one-day run then brings November's month-to-date cloud bill: it
+days it had to (and, in the monthly API mart, only the month holding them). A last one-day run then brings November's month-to-date cloud bill: it
 books the bill's shares on every day of the month but replaces the usage rows only of the
 days whose usage changed.
 
@@ -99,6 +99,35 @@ def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None =
     return {"calls": calls, "latency": found}
 
 
+MONTHS = ("2026-10-01", "2026-11-01")  # the LATE_DAY run's rebuild days are all in November
+
+
+def _plant_in_monthly_api_usage(database: str, planted: dict | None = None) -> dict:
+    """throttle_incidents of one marts.mart_api_usage_monthly row per month of MONTHS; without
+    `planted`, pick the rows and set it to -1; with it, read those rows and put the original
+    value back where the -1 survived."""
+    with duckdb.connect(database) as conn:
+        if planted is None:
+            planted = {}
+            for month in MONTHS:
+                key = conn.execute(
+                    "select workspace_id, agent_id, endpoint, throttle_incidents from marts.mart_api_usage_monthly "
+                    "where usage_month = ? order by all limit 1", [month]).fetchone()
+                planted[month] = {"key": [*key[:3], month], "value": key[3]}
+                conn.execute("update marts.mart_api_usage_monthly set throttle_incidents = -1 where workspace_id = ? "
+                             "and agent_id = ? and endpoint = ? and usage_month = ?", planted[month]["key"])
+            return planted
+        found = {}
+        for month, row in planted.items():
+            found[month] = conn.execute(
+                "select throttle_incidents from marts.mart_api_usage_monthly where workspace_id = ? and agent_id = ? "
+                "and endpoint = ? and usage_month = ?", row["key"]).fetchone()[0]
+            conn.execute("update marts.mart_api_usage_monthly set throttle_incidents = ? where workspace_id = ? "
+                         "and agent_id = ? and endpoint = ? and usage_month = ? and throttle_incidents = -1",
+                         [row["value"], *row["key"]])
+        return found
+
+
 def _rebuild_days(database: str) -> dict[date, tuple[str, bool]]:
     with duckdb.connect(database, read_only=True) as conn:
         return {d: (reasons, usage) for d, reasons, usage in conn.execute(
@@ -146,8 +175,10 @@ def builds(tmp_path_factory):
         if first == LATE_DAY:
             planted = add_late_files(raw)
             sentinel = _sentinels(database, set_to=-1)
+            monthly = _plant_in_monthly_api_usage(database)
         if first == BILL_DAY:
             after = _sentinels(database, set_to=None, calls=sentinel["calls"])
+            monthly_after = _plant_in_monthly_api_usage(database, planted=monthly)
             late_day_rebuilt = _rebuild_days(database)
             _restore(database, sentinel)
             for path in held.rglob("*.*"):
@@ -173,6 +204,7 @@ def builds(tmp_path_factory):
     assert "succeeded" in proc.stdout, proc.stdout[-3000:]
     return {"env": env, "full_env": full_env, "planted": planted, "sentinel": sentinel, "after": after,
             "late_day_rebuilt": late_day_rebuilt, "bill_sentinel": bill_sentinel, "bill_after": bill_after,
+            "monthly": monthly, "monthly_after": monthly_after,
             "bill_rebuilt": bill_rebuilt, "ledger": ledger}
 
 
@@ -226,6 +258,17 @@ def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
     outside, inside = "2026-10-20", _day(1)
     assert after["latency"][outside] == -1
     assert after["latency"][inside] == sentinel["latency"][inside] != -1
+
+
+def test_the_one_day_run_replaced_only_the_months_it_had_to(builds):
+    """mart_api_usage_monthly is replaced by whole month: the month of the run's rebuild days
+    (November) is recomputed from all its calls, October is left as it was."""
+    after = builds["monthly_after"]
+    assert {d.strftime("%Y-%m-01") for d in builds["late_day_rebuilt"]} == {"2026-11-01"}
+    assert after["2026-10-01"] == -1
+    # recomputed (a count, so not -1); that it is recomputed right, the final comparison
+    # with a full rebuild shows
+    assert after["2026-11-01"] >= 0
 
 
 def test_a_months_bill_books_its_cloud_shares_without_rewriting_the_usage(builds):

@@ -1,7 +1,7 @@
 {#- External API usage per workspace x agent x endpoint x period, every figure computed over
     the period's own calls (percentiles exact, never averaged from shorter periods). Used by
     mart_api_usage_daily (period_expr 'usage_date') and mart_api_usage_monthly.
-    windowed: only the run's rebuild days (period_name must be the event day). -#}
+    windowed: only the run's rebuild days (whole months for a model with rebuild_grain 'month'). -#}
 {% macro api_usage_rollup(period_expr, period_name, windowed=false) %}
 with calls as (
 

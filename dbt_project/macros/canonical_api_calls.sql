@@ -15,8 +15,13 @@ ranked as (
         row_number() over (partition by request_id order by source_file, source_line) as copy_rank
     from api_calls
     {%- if candidates %}
-    -- only keys with a copy matching the filter, ranked over all their copies
-    where request_id in (select request_id from api_calls where {{ candidates }})
+    -- only keys with a copy matching the filter, ranked over all their copies; the keys
+    -- come from a second, narrow read so that api_calls is streamed, not materialized
+    where request_id in (
+        select request_id
+        from (select *, cast(requested_at as date) as usage_date from {{ ref('stg_agent_platform__api_calls') }}) as copies
+        where {{ candidates }}
+    )
     {%- endif %}
 
 ),

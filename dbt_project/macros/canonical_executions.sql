@@ -16,8 +16,12 @@ ranked as (
         row_number() over (partition by execution_id order by source_file, source_line) as copy_rank
     from executions
     {%- if windowed %}
-    -- only keys with a copy on a rebuild day, ranked over all their copies
-    where execution_id in (select execution_id from executions where usage_date in {{ rebuild_days() }})
+    -- only keys with a copy on a rebuild day, ranked over all their copies; the keys come
+    -- from a second, narrow read so that executions is streamed, not materialized
+    where execution_id in (
+        select execution_id from {{ ref('stg_agent_platform__executions') }}
+        where cast(started_at as date) in {{ rebuild_days() }}
+    )
     {%- endif %}
 
 )

@@ -10,6 +10,25 @@ with agents as (
     select agent_id, agent_name, workspace_id from {{ ref('agents') }}
 
 ),
+{%- if windowed %}
+
+-- the keys with a copy on a rebuild day (the three logs share one key space): every copy
+-- of these keys is ranked. Read from narrow scans and applied to each log before its
+-- rows are built, so the whole history is never materialized (at 10M calls that copy
+-- took 6 GB and most of the model's time).
+window_keys as (
+
+    select call_id from {{ ref('stg_agent_platform__llm_calls') }}
+    where cast(started_at as date) in {{ rebuild_days() }}
+    union all
+    select request_id from {{ ref('stg_litellm__spend_logs') }}
+    where cast(started_at as date) in {{ rebuild_days() }}
+    union all
+    select span_id from {{ ref('stg_otel__genai_spans') }}
+    where cast(started_at as date) in {{ rebuild_days() }}
+
+),
+{%- endif %}
 
 gateway as (
 
@@ -42,6 +61,9 @@ gateway as (
         cast(calls.source_line as {{ dbt.type_string() }}) as source_record
     from {{ ref('stg_agent_platform__llm_calls') }} as calls
     left join agents on calls.agent_name = agents.agent_name
+    {%- if windowed %}
+    where calls.call_id in (select call_id from window_keys)
+    {%- endif %}
 
 ),
 
@@ -76,6 +98,9 @@ litellm as (
         logs.source_locator as source_record
     from {{ ref('stg_litellm__spend_logs') }} as logs
     left join agents on logs.agent_id = agents.agent_id
+    {%- if windowed %}
+    where logs.request_id in (select call_id from window_keys)
+    {%- endif %}
 
 ),
 
@@ -111,6 +136,9 @@ otel as (
         spans.source_locator as source_record
     from {{ ref('stg_otel__genai_spans') }} as spans
     left join agents on spans.agent_id = agents.agent_id or spans.agent_id = agents.agent_name
+    {%- if windowed %}
+    where spans.span_id in (select call_id from window_keys)
+    {%- endif %}
 
 ),
 
@@ -132,10 +160,6 @@ ranked as (
             partition by call_id order by source_priority, source_file, source_record
         ) as copy_rank
     from all_calls
-    {%- if windowed %}
-    -- only keys with a copy on a rebuild day, ranked over all their copies
-    where call_id in (select call_id from all_calls where usage_date in {{ rebuild_days() }})
-    {%- endif %}
 
 )
 

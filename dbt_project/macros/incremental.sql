@@ -75,10 +75,26 @@
 
 
 {#- The days this run rebuilds in the model's scope (or the given one), as a subquery (only
-    meaningful when is_windowed()). -#}
+    meaningful when is_windowed()). A model that rolls up by calendar month (config
+    rebuild_grain='month') gets every day of each month holding a rebuild day: its rows
+    are whole months, so a month is recomputed from all its days and replaced (its key,
+    the month's first day, is one of them). -#}
 {% macro rebuild_days(scope=none) -%}
-    (select usage_date from {{ ref('int_rebuild_days') }}
-    {%- if rebuild_scope(scope) == 'usage' %} where rebuilds_usage{% endif %})
+    {%- set grain = config.get('rebuild_grain', 'day') -%}
+    {%- if grain not in ('day', 'month') -%}
+        {{ exceptions.raise_compiler_error("rebuild_grain must be 'day' or 'month', got " ~ grain) }}
+    {%- endif -%}
+    {%- set days -%}
+    select usage_date from {{ ref('int_rebuild_days') }}
+    {%- if rebuild_scope(scope) == 'usage' %} where rebuilds_usage{% endif %}
+    {%- endset -%}
+    {%- if grain == 'day' -%}
+    ({{ days }})
+    {%- else -%}
+    (select cast(month_day as date) from (
+        select distinct cast({{ dbt.date_trunc('month', 'usage_date') }} as date) as month_start from ({{ days }}) as rebuild
+    ) as months, generate_series(month_start, month_start + interval 1 month - interval 1 day, interval 1 day) as days(month_day))
+    {%- endif -%}
 {%- endmacro %}
 
 
