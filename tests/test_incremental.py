@@ -13,7 +13,9 @@ Late data, all in files dated LATE_DAY (so the one-day run loads them):
     and one from LATE_DAY-10 whose winning copy moves into the window;
   - a re-delivered call that loses (file sorts last): nothing may change;
   - a late execution (2 days late) and a late API call of an execution 8 days old, whose
-    execution's API cost must change on that old day; plus a duplicate API call that loses.
+    execution's API cost must change on that old day; plus a duplicate API call that loses;
+  - a call re-delivered for another query: the query it leaves started the day before (it
+    spanned midnight) and must lose it there too.
 """
 
 import csv
@@ -35,6 +37,7 @@ CHUNKS = [(FIRST_DAY, date(2026, 11, 3)), (date(2026, 11, 4), LATE_DAY - timedel
           (BILL_DAY, BILL_DAY)]
 LOOKBACK = 3
 CLOUD_ONLY_DAY = "2026-11-05"  # in the bill, outside the bill-day run's window: only its cloud shares change
+SPAN_DAY = date(2026, 11, 2)  # a query of the day before gets a call on this day, later re-delivered for another query
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -50,7 +53,18 @@ def _day(n: int) -> str:
     return (LATE_DAY - timedelta(days=n)).isoformat()
 
 
-def add_late_files(raw: Path) -> dict[str, object]:
+def add_spanning_call(raw: Path) -> dict:
+    """Before the first run: a call on SPAN_DAY of a query that started the day before (the
+    query spans midnight), in a file of its own."""
+    template = next(c for c in _jsonl(next((raw / "llm_calls").glob(f"*{SPAN_DAY - timedelta(days=1)}*.jsonl")))
+                    if c.get("query_id") and c.get("execution_id"))
+    call = {**template, "call_id": "span_" + template["call_id"], "started_at": _shift(template["started_at"], 1),
+            "completed_at": _shift(template["completed_at"], 1)}
+    (raw / "llm_calls" / f"zz-span_{SPAN_DAY}.jsonl").write_text(json.dumps(call) + "\n")
+    return call
+
+
+def add_late_files(raw: Path, spanning: dict) -> dict[str, object]:
     """Write the late files into `raw`; return what they should do, for the assertions."""
     calls = {n: _jsonl(next((raw / "llm_calls").glob(f"*{_day(n)}*.jsonl"))) for n in (1, 2, 6, 10)}
     late = [{**c, "call_id": "late_" + c["call_id"]} for n in (1, 2) for c in calls[n][:15]]
@@ -59,8 +73,13 @@ def add_late_files(raw: Path) -> dict[str, object]:
              "completed_at": _shift(calls[1][20]["completed_at"], -1)}
     old = {**calls[10][5], "started_at": _shift(calls[10][5]["started_at"], 9),
            "completed_at": _shift(calls[10][5]["completed_at"], 9)}
+    # the spanning call again, for a query and execution of its own day (this copy's file
+    # sorts first: it wins); nothing in this run's files names the query it leaves
+    other = next(c for c in _jsonl(raw / "llm_calls" / f"llm_calls_{SPAN_DAY}.jsonl")
+                 if c.get("query_id") and c.get("execution_id") and c["query_id"] != spanning["query_id"])
+    switched = {**spanning, "query_id": other["query_id"], "execution_id": other["execution_id"]}
     (raw / "llm_calls" / f"a-resend_{LATE_DAY}.jsonl").write_text(
-        "\n".join(json.dumps(c) for c in [*late, moved, old]) + "\n")
+        "\n".join(json.dumps(c) for c in [*late, moved, old, switched]) + "\n")
     loser = {**calls[2][30], "prompt_tokens": calls[2][30]["prompt_tokens"] + 1000,
              "total_tokens": calls[2][30]["total_tokens"] + 1000}
     (raw / "llm_calls" / f"zz-resend_{LATE_DAY}.jsonl").write_text(json.dumps(loser) + "\n")
@@ -77,7 +96,7 @@ def add_late_files(raw: Path) -> dict[str, object]:
     writer.writerows([late_api, rows[1]])  # rows[1] again: a duplicate that loses
     (raw / "api_calls" / f"zz-late_{LATE_DAY}.csv").write_text(out.getvalue())
     return {"late_calls": len(late), "moved": moved, "old": old, "loser": loser,
-            "late_api": late_api, "late_api_execution_day": _day(8)}
+            "late_api": late_api, "late_api_execution_day": _day(8), "spanning": spanning, "switched": switched}
 
 
 def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None = None,
@@ -164,6 +183,7 @@ def builds(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("incremental")
     raw, held = tmp / "raw", tmp / "held"
     shutil.copytree(REPO / "data" / "raw", raw)
+    spanning = add_spanning_call(raw)
     # BILL_DAY's files wait for the last run
     for path in raw.rglob(f"*{BILL_DAY}*"):
         (held / path.parent.name).mkdir(parents=True, exist_ok=True)
@@ -173,7 +193,7 @@ def builds(tmp_path_factory):
     database = env["DUCKDB_PATH"]
     for first, last in CHUNKS:
         if first == LATE_DAY:
-            planted = add_late_files(raw)
+            planted = add_late_files(raw, spanning)
             sentinel = _sentinels(database, set_to=-1)
             monthly = _plant_in_monthly_api_usage(database)
         if first == BILL_DAY:
@@ -231,6 +251,14 @@ def test_late_and_redelivered_rows_land_where_the_full_rule_puts_them(builds):
         loser = planted["loser"]
         assert conn.execute("select input_tokens, source_file from marts.fct_llm_calls where call_id = ?",
                             [loser["call_id"]]).fetchone() == (loser["prompt_tokens"] - 1000, f"llm_calls/llm_calls_{_day(2)}.jsonl")
+        # the re-delivered call moved to its new query; the query it left (started the day
+        # before) no longer counts it
+        left, joined = planted["spanning"]["query_id"], planted["switched"]["query_id"]
+        assert conn.execute("select query_id from marts.fct_llm_calls where call_id = ?",
+                            [planted["switched"]["call_id"]]).fetchall() == [(joined,)]
+        for query in (left, joined):
+            assert conn.execute("select llm_calls from marts.mart_query_performance where query_id = ?", [query]).fetchall() \
+                == conn.execute("select count(*) from marts.fct_llm_calls where query_id = ?", [query]).fetchall()
         # the old execution's API cost now includes the late call, on its own (old) day
         api = planted["late_api"]
         assert conn.execute(
@@ -247,13 +275,18 @@ def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
         date.fromisoformat(_day(6)),                              # the 6-day-late call's file is in the run
         date.fromisoformat(planted["old"]["started_at"][:10]) - timedelta(days=9),  # old copy's day
         date.fromisoformat(planted["late_api_execution_day"]),    # the late API call's execution
+        SPAN_DAY,                                                 # the switched call's old and new copy
+        SPAN_DAY - timedelta(days=1),                             # the query it left started then
         gpu_only,
     }
+    # the day before the query the switched call left: its daily cloud line ends at the
+    # midnight that starts a reopened day, so its split over agents is booked again
+    line_before = SPAN_DAY - timedelta(days=2)
     rebuilt = builds["late_day_rebuilt"]
-    assert set(rebuilt) == expected
-    # only the GPU day leaves the usage models alone
-    assert {d for d, (_, usage) in rebuilt.items() if not usage} == {gpu_only}
-    assert rebuilt[gpu_only][0] == "gpu"
+    assert set(rebuilt) == expected | {line_before}
+    # only the GPU day and that cloud line's day leave the usage models alone
+    assert {d for d, (_, usage) in rebuilt.items() if not usage} == {gpu_only, line_before}
+    assert rebuilt[gpu_only][0] == "gpu" and rebuilt[line_before][0] == "cloud_line"
     # a row planted on a day outside that set survived the run; one inside was rewritten
     outside, inside = "2026-10-20", _day(1)
     assert after["latency"][outside] == -1
@@ -264,7 +297,8 @@ def test_the_one_day_run_replaced_only_the_months_it_had_to(builds):
     """mart_api_usage_monthly is replaced by whole month: the month of the run's rebuild days
     (November) is recomputed from all its calls, October is left as it was."""
     after = builds["monthly_after"]
-    assert {d.strftime("%Y-%m-01") for d in builds["late_day_rebuilt"]} == {"2026-11-01"}
+    # the mart reads usage only: the months of the days whose usage the run rebuilt
+    assert {d.strftime("%Y-%m-01") for d, (_, usage) in builds["late_day_rebuilt"].items() if usage} == {"2026-11-01"}
     assert after["2026-10-01"] == -1
     # recomputed (a count, so not -1); that it is recomputed right, the final comparison
     # with a full rebuild shows
@@ -282,7 +316,10 @@ def test_a_months_bill_books_its_cloud_shares_without_rewriting_the_usage(builds
     for reasons, usage in rebuilt.values():
         assert usage == bool(set(reasons.split(",")) - {"cloud_line", "gpu"})
     cloud_only = {d for d, (_, usage) in rebuilt.items() if not usage}
-    assert len(cloud_only) >= 5 and cloud_only <= month - window
+    assert len(cloud_only & month) >= 5 and not cloud_only & window
+    # outside the month, at most the day before it: its daily line ends at the midnight that
+    # starts the month (reopened here because the re-read late files name a query of that day)
+    assert cloud_only - month <= {min(month) - timedelta(days=1)}
     assert rebuilt[date.fromisoformat(CLOUD_ONLY_DAY)] == ("cloud_line", False)
     # on such a day the LLM-call fact and the ledger's execution rows were left as they were
     assert builds["bill_after"]["latency"][CLOUD_ONLY_DAY] == -1 != builds["bill_sentinel"]["latency"][CLOUD_ONLY_DAY]

@@ -20,8 +20,9 @@
 --   moved_key   event days of EVERY delivered copy of a key that has a copy in the two sets
 --               above: staging keeps one copy per key (first file by name, then line), and a
 --               re-delivered key may win or lose against a copy on another day, or move day;
---   linked      event days of everything tied to a touched execution or query (API calls
---               carry their execution's user and model, queries span calls and executions);
+--   linked      event days of everything tied to an execution or query that any copy of a
+--               touched key names (API calls carry their execution's user and model, queries
+--               span calls and executions; a re-delivered copy may name another one);
 --   cloud_line  the charge-period start day (where its split is booked) of every cloud bill
 --               line re-delivered in the range or whose period overlaps a day above: its split
 --               over agents' direct cost changes;
@@ -92,17 +93,27 @@ touched_keys as (
 
 ),
 
+-- every delivered copy of a touched key: the winner may change, and the execution or query
+-- a losing copy named loses the event (a call re-delivered for another query)
+touched_copies as (
+
+    select copies.*
+    from copies
+    inner join touched_keys on copies.kind = touched_keys.kind and copies.event_key = touched_keys.event_key
+
+),
+
 touched_executions as (
 
-    select execution_id from touched where execution_id is not null
+    select execution_id from touched_copies where execution_id is not null
     union
-    select event_key from touched where kind = 'execution'
+    select event_key from touched_copies where kind = 'execution'
 
 ),
 
 touched_queries as (
 
-    select distinct query_id from touched where query_id is not null
+    select distinct query_id from touched_copies where query_id is not null
 
 ),
 
@@ -114,9 +125,7 @@ event_days as (
     where source_file in (select source_file from run_files)
         and usage_date not between date '{{ w.start }}' and date '{{ w.end }}'
     union all
-    select distinct copies.usage_date, 'moved_key'
-    from copies
-    inner join touched_keys on copies.kind = touched_keys.kind and copies.event_key = touched_keys.event_key
+    select distinct usage_date, 'moved_key' from touched_copies
     union all
     select distinct usage_date, 'linked' from copies
     where execution_id in (select execution_id from touched_executions)
