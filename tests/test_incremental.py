@@ -2,9 +2,9 @@
 build` (the Dagster job, which passes each run's partition range to dbt), with late and
 re-delivered data landing in the last one-day run, gives byte-identical marts to a full
 rebuild from scratch of the same final export files; and the one-day run rewrote only the
-days it had to (and, in the monthly API mart, only the month holding them). A last one-day run then brings November's month-to-date cloud bill: it
-books the bill's shares on every day of the month but replaces the usage rows only of the
-days whose usage changed.
+days it had to (in the monthly API mart, only the month holding them). A last one-day run
+then brings November's month-to-date cloud bill: it books the bill's shares on every day of
+the month but replaces the usage rows only of the days whose usage changed.
 
 Late data, all in files dated LATE_DAY (so the one-day run loads them):
   - gateway calls of LATE_DAY-1 and -2 (inside the 3-day lookback), in existing queries;
@@ -118,7 +118,7 @@ def _sentinels(database: str, set_to: int | None, calls: dict[str, int] | None =
     return {"calls": calls, "latency": found}
 
 
-MONTHS = ("2026-10-01", "2026-11-01")  # the LATE_DAY run's rebuild days are all in November
+MONTHS = ("2026-10-01", "2026-11-01")  # the LATE_DAY run's usage days are all in November
 
 
 def _plant_in_monthly_api_usage(database: str, planted: dict | None = None) -> dict:
