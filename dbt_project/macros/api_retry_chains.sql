@@ -9,10 +9,7 @@ with calls as (
     where execution_id is not null and request_fingerprint is not null
     {%- if windowed %}
         -- every attempt of the chains of executions with an API call on a rebuild day
-        and execution_id in (
-            select execution_id from {{ ref('fct_api_calls') }}
-            where execution_id is not null and usage_date in {{ rebuild_days() }}
-        )
+        and execution_id in {{ keys_on_rebuild_days(ref('fct_api_calls'), 'execution_id') }}
     {%- endif %}
 
 ),

@@ -98,6 +98,13 @@
 {%- endmacro %}
 
 
+{#- The keys (a query, an execution) with a row of `relation` on a rebuild day, as a subquery:
+    a model that aggregates per key reads every row of these keys, not only the rebuild days'. -#}
+{% macro keys_on_rebuild_days(relation, key) -%}
+    (select {{ key }} from {{ relation }} where {{ key }} is not null and usage_date in {{ rebuild_days() }})
+{%- endmacro %}
+
+
 {#- `where`/`and` fragment restricting an event-day column to the rebuild days. -#}
 {% macro in_rebuild_days(column, scope=none) -%}
     {%- if is_windowed() -%} {{ column }} in {{ rebuild_days(scope) }} {%- else -%} true {%- endif -%}

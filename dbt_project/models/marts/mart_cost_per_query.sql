@@ -12,10 +12,7 @@ with ledger as (
     select * from {{ ref('fct_cost_ledger') }}
     where query_id is not null
     {%- if is_windowed() %}
-        and query_id in (
-            select query_id from {{ ref('fct_cost_ledger') }}
-            where query_id is not null and usage_date in {{ rebuild_days() }}
-        )
+        and query_id in {{ keys_on_rebuild_days(ref('fct_cost_ledger'), 'query_id') }}
     {%- endif %}
 
 ),

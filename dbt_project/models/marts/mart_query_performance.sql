@@ -12,10 +12,7 @@ with calls as (
     where query_id is not null
     {%- if is_windowed() %}
         -- every call of the queries that have a call on a rebuild day
-        and query_id in (
-            select query_id from {{ ref('fct_llm_calls') }}
-            where query_id is not null and usage_date in {{ rebuild_days() }}
-        )
+        and query_id in {{ keys_on_rebuild_days(ref('fct_llm_calls'), 'query_id') }}
     {%- endif %}
 
 ),
