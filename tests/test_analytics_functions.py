@@ -275,3 +275,40 @@ def test_tiers_and_finding_rows_carry_a_reason():
     assert tier_for(1, 1024, 1) == "performance" and tier_for(8, 4096, 0) == "premium"
     with pytest.raises(ValueError):
         finding("waste", "k", "agent", "a", "e", "p", 0.0, "", "low")
+
+
+def test_duplicate_llm_calls_by_hand_with_exact_money():
+    t0 = pd.Timestamp("2026-11-01 08:00")
+    base = {"workspace_id": "ws", "agent_id": "a", "model": "gpt-4o-mini", "prompt_fingerprint": "p",
+            "input_tokens": 1200, "is_success": True, "usage_date": t0.normalize()}
+    calls = pd.DataFrame([
+        {**base, "started_at": t0, "token_cost": 0.0000012},                               # first: not a duplicate
+        {**base, "started_at": t0 + pd.Timedelta(hours=2), "token_cost": 0.0000013},       # duplicate
+        {**base, "started_at": t0 + pd.Timedelta(hours=3), "token_cost": 0.0000011,
+         "is_success": False},                                                             # duplicate (fails itself)
+        {**base, "started_at": t0 + pd.Timedelta(hours=4), "token_cost": 0.0000011, "input_tokens": 1201},  # other size
+        {**base, "started_at": t0 + pd.Timedelta(hours=27), "token_cost": 0.0000010},      # 25 h after the last success
+        {**base, "agent_id": "b", "started_at": t0, "token_cost": 0.5},
+        {**base, "agent_id": "b", "started_at": t0, "token_cost": 0.5},                    # same instant: not before
+    ])
+    out = pc.duplicate_llm_calls(calls).set_index("agent_id")
+    assert out.loc["a", ["calls", "duplicate_calls"]].tolist() == [5, 2]
+    assert out.loc["b", ["calls", "duplicate_calls"]].tolist() == [2, 0]
+    # $0.0000013 + $0.0000011 = $0.0000024 exactly (summed in DECIMAL), 6 decimals: 0.000002
+    assert out.loc["a", "duplicate_cost_usd"] == 0.000002
+    assert out.loc["a", "hit_rate"] == 0.4
+
+
+def test_prompt_cache_saving_half_a_millionth_rounds_up():
+    """Money is summed exactly: 87,900 redundant tokens x ($0.15 - $0.075)/M = $0.0065925
+    exactly, which rounds half up to $0.006593. In floats the product is
+    0.0065924999... and rounded to $0.006592 (the sample's gpt-4o-mini prices; found at 10M)."""
+    t0 = pd.Timestamp("2026-11-01 10:00")
+    calls = pd.DataFrame([{"workspace_id": "ws", "agent_id": "a", "model": "gpt-4o-mini", "prompt_fingerprint": "p",
+                           "started_at": t0 + pd.Timedelta(minutes=m), "usage_date": t0.normalize(),
+                           "input_tokens": 87_900, "cached_input_tokens": 0} for m in (0, 1)])
+    prices = pd.DataFrame({"model": ["gpt-4o-mini"], "input_usd_per_mtok": [0.15], "cached_input_usd_per_mtok": [0.075],
+                           "cache_write_usd_per_mtok": [0.15]})
+    out = pc.fingerprint_prefix_cache(calls, prices, ttl_minutes=5).iloc[0]
+    assert out["redundant_prefix_tokens"] == 87_900 and out["cache_writes"] == 1
+    assert out["saving_in_window_usd"] == 0.006593

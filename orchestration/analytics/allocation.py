@@ -38,25 +38,31 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
     - targets: max latency = p95 execution duration x 1.2, min success rate = observed - 2
       points (floor 0.9 when observed above it), max cost per execution = p95 cost.
     """
-    ex = executions.copy()
+    # only the columns used (10M calls, 4M executions); percentiles by pandas' grouped quantile,
+    # not a Series.quantile per group (the same linear interpolation, ~10x faster)
+    ex = executions[["agent_id", "status", "execution_duration_ms", "total_cost", "cache_size_mb", "model_name"]].copy()
     ex["ok"] = ex["status"].eq("success")
     ex["total_cost"] = ex["total_cost"].astype(float)
-    hist = ex.groupby("agent_id").agg(
-        executions=("ok", "size"), success_rate=("ok", "mean"),
-        p95_duration_ms=("execution_duration_ms", lambda s: s.quantile(0.95)),
-        p95_cost=("total_cost", lambda s: s.quantile(0.95)),
-        p95_cache_mb=("cache_size_mb", lambda s: s.quantile(0.95)),
-        main_model=("model_name", lambda s: s.value_counts().idxmax())).reset_index()
-    cl = calls[["agent_id", "provider", "model", "is_success", "latency_ms"]].copy()  # not every column: 10M calls
+    by_agent = ex.groupby("agent_id")
+    hist = by_agent.agg(executions=("ok", "size"), success_rate=("ok", "mean"),
+                        main_model=("model_name", lambda s: s.value_counts().idxmax()))
+    p95 = by_agent[["execution_duration_ms", "total_cost", "cache_size_mb"]].quantile(0.95)
+    hist = hist.assign(p95_duration_ms=p95["execution_duration_ms"], p95_cost=p95["total_cost"],
+                       p95_cache_mb=p95["cache_size_mb"]).reset_index()
+    cl = calls[["agent_id", "provider", "model", "is_success", "latency_ms"]].copy()
     cl["err"] = ~cl["is_success"].astype(bool)
-    per_model = cl.groupby(["agent_id", "provider", "model"]).agg(
-        n=("err", "size"), error_rate=("err", "mean"), p95_latency_ms=("latency_ms", lambda s: s.quantile(0.95))).reset_index()
+    by_model = cl.groupby(["agent_id", "provider", "model"])
+    per_model = by_model.agg(n=("err", "size"), error_rate=("err", "mean")).assign(
+        p95_latency_ms=by_model["latency_ms"].quantile(0.95)).reset_index()
     rec = models[models["status"].eq("recommended")] if not models.empty else models
+    # each frame split by agent once: a filter per agent and frame cost ~14 s at 2,000 agents
+    hist_of, sizing_of, scaling_of, rec_of, per_model_of = (
+        _by_agent(f) for f in (hist, sizing, scaling, rec, per_model))
     out = []
     for a in agents.itertuples():
-        h = hist[hist["agent_id"] == a.agent_id]
-        s = sizing[sizing["agent_id"] == a.agent_id]
-        sc = scaling[scaling["agent_id"] == a.agent_id]
+        h = hist_of(a.agent_id)
+        s = sizing_of(a.agent_id)
+        sc = scaling_of(a.agent_id)
         cores = float(s["recommended_cpu_cores"].iloc[0]) if len(s) else a.allocated_cpu_cores
         mem = float(s["recommended_memory_mb"].iloc[0]) if len(s) else a.allocated_memory_mb
         gpus = 0 if a.agent_id in gpu_idle else int(a.allocated_gpus)
@@ -72,10 +78,10 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
             continue
         h = h.iloc[0]
         primary = h["main_model"]
-        r = rec[rec["agent_id"] == a.agent_id]
+        r = rec_of(a.agent_id)
         if len(r) and r["executions"].sum() >= 0.5 * h["executions"]:
             primary = r.sort_values("monthly_saving_usd", ascending=False)["candidate_model"].iloc[0]
-        pm = per_model[per_model["agent_id"] == a.agent_id]
+        pm = per_model_of(a.agent_id)
         prov = pm.loc[pm["model"] == primary, "provider"]
         others = pm[(pm["model"] != primary) & (pm["provider"].isin(prov))].sort_values("n", ascending=False)
         fallback = others["model"].iloc[0] if len(others) else primary
@@ -99,3 +105,12 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
         })
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _by_agent(frame: pd.DataFrame):
+    """agent_id -> that agent's rows (in frame order, index kept; empty if none), as
+    `frame[frame["agent_id"] == agent_id]` gives them."""
+    if frame.empty or "agent_id" not in frame.columns:
+        return lambda agent_id: frame.iloc[:0]
+    groups = dict(tuple(frame.groupby("agent_id", sort=False)))
+    return lambda agent_id: groups.get(agent_id, frame.iloc[:0])

@@ -8,6 +8,7 @@ error_type, cost_usd, request_fingerprint.
 import pandas as pd
 
 from orchestration.analytics.findings import finding, monthly, period_of, usd, window_days
+from orchestration.analytics.repeats import repeats_within
 
 MIN_CACHE_HIT_RATE = 0.20      # the issue: recommend a cache only above a 20% hit rate
 CACHE_TTL_HOURS = 24.0
@@ -26,7 +27,7 @@ def prepare(calls: pd.DataFrame) -> pd.DataFrame:
     (a stable sort of sorted rows keeps their order)."""
     if _is_prepared(calls):
         return calls.copy(deep=False)  # the analyses add columns to their copy, never to `calls`
-    df = calls.copy()
+    df = calls.copy(deep=False)  # copy-on-write: the columns retyped here stay in this frame
     df["requested_at"] = pd.to_datetime(df["requested_at"])
     df["cost_usd"] = df["cost_usd"].astype(float)
     df["is_success"] = df["is_success"].astype(bool)
@@ -45,13 +46,10 @@ def _is_prepared(df: pd.DataFrame) -> bool:
 def cache_hits(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS) -> pd.DataFrame:
     """The calls with a flag `cache_hit`: the same agent, endpoint and request fingerprint
     got a successful response within `ttl_hours` before (a response cache would serve it)."""
-    df = prepare(calls)
+    m = prepare(calls)
     key = ["agent_id", "endpoint", "request_fingerprint"]
-    ok = df.loc[df["is_success"] & df["request_fingerprint"].notna(), key + ["requested_at"]]
-    ok = ok.rename(columns={"requested_at": "prev_ok_at"}).sort_values("prev_ok_at")
-    m = pd.merge_asof(df, ok, left_on="requested_at", right_on="prev_ok_at", by=key,
-                      allow_exact_matches=False, direction="backward")
-    m["cache_hit"] = m["prev_ok_at"].notna() & ((m["requested_at"] - m["prev_ok_at"]) <= pd.Timedelta(hours=ttl_hours))
+    ok = m["is_success"] & m["request_fingerprint"].notna()
+    m["cache_hit"] = repeats_within(m, key, "requested_at", ok, pd.Timedelta(hours=ttl_hours))
     return m
 
 
@@ -71,11 +69,12 @@ def api_caching(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS,
     g["hit_rate"] = g["cache_hits"] / g["calls"]
     g["monthly_saving_usd"] = g["hit_cost_usd"].map(lambda x: monthly(x, days))
     rows = []
+    # hits per agent x endpoint in one pass: a filter of all calls per agent took seconds each at 10M calls
+    hits_by_endpoint = m[m["cache_hit"]].groupby(["agent_id", "endpoint"]).size()
     for r in g.itertuples():
         if r.calls < MIN_CALLS or r.hit_rate <= min_hit_rate:
             continue
-        top = (m[(m["agent_id"] == r.agent_id) & m["cache_hit"]].groupby("endpoint").size()
-               .sort_values(ascending=False).head(3))
+        top = hits_by_endpoint.loc[r.agent_id].sort_values(ascending=False).head(3)
         eps = ", ".join(f"{e} ({n})" for e, n in top.items())
         rows.append(finding(
             "api_optimization", "api_response_cache", "agent", r.agent_id,

@@ -53,7 +53,7 @@ def rightsizing(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
     peak usage / target utilization, rounded up (0.25 cores, 256 MB), never above the
     allocation (upsizing is reported as a flag, not a saving). CPU peak in cores =
     cpu_peak_percent / 100 x allocated cores; memory = memory_peak_mb."""
-    ex = executions.copy()
+    ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["cpu_peak_cores"] = ex["cpu_peak_percent"].astype(float) / 100 * ex["allocated_cpu_cores"].astype(float)
     use = ex.groupby("agent_id").agg(
         executions=("execution_id", "size"),
@@ -81,7 +81,7 @@ def rightsizing(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
 def hourly_load(executions: pd.DataFrame) -> pd.DataFrame:
     """Per agent and hour of the window: executions started, busy instance-hours (sum of
     durations / 3600 = average concurrency) and CPU cores in use (core-seconds / 3600)."""
-    ex = executions.copy()
+    ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["hour"] = pd.to_datetime(ex["timestamp"]).dt.floor("h")
     ex["busy_h"] = ex["execution_duration_ms"].astype(float) / 3.6e6
     ex["cores"] = ex["cpu_core_seconds"].astype(float) / 3600
@@ -93,11 +93,11 @@ def hourly_load(executions: pd.DataFrame) -> pd.DataFrame:
 
 
 def reserved_capacity(executions: pd.DataFrame, rates: dict, discount: float = RESERVED_DISCOUNT,
-                      q: float = 0.10) -> tuple[dict, list[dict]]:
+                      q: float = 0.10, load: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
     """Reserve the steady baseline: the q-quantile of the fleet's hourly CPU cores in use
     over the window (rounded down to whole cores). Saving = reserved core-hours x on-demand
-    rate x discount."""
-    load = hourly_load(executions)
+    rate x discount. load: hourly_load(executions), when the caller has it already."""
+    load = hourly_load(executions) if load is None else load
     fleet = load.groupby("hour")["cores_in_use"].sum()
     baseline = float(fleet.quantile(q)) if not fleet.empty else 0.0
     cores = math.floor(baseline)
@@ -114,12 +114,14 @@ def reserved_capacity(executions: pd.DataFrame, rates: dict, discount: float = R
                           period_of(executions["usage_date"]), saving, reason, "low")]
 
 
-def autoscaling_policy(executions: pd.DataFrame, idle_agents: set[str] = frozenset()) -> pd.DataFrame:
+def autoscaling_policy(executions: pd.DataFrame, idle_agents: set[str] = frozenset(),
+                       load: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per agent, from the hourly load shape: min instances (0 for idle agents, else the
     ceiling of the p10 hourly concurrency, at least 1), max instances (p99 concurrency at a
     70% target, at least 1), scale-out at 70% CPU, scale-in at 30%, cooldown = 2 x the p95
-    execution duration (60 s..900 s), plus the peak-to-median ratio of hourly starts."""
-    load = hourly_load(executions)
+    execution duration (60 s..900 s), plus the peak-to-median ratio of hourly starts.
+    load: hourly_load(executions), when the caller has it already."""
+    load = hourly_load(executions) if load is None else load
     dur = executions.groupby("agent_id")["execution_duration_ms"].quantile(0.95) / 1000
     rows = []
     for agent, g in load.groupby("agent_id"):
@@ -145,7 +147,7 @@ def spot_candidates(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
     (marts cpu + memory cost) x the spot discount."""
     days = window_days(executions["usage_date"])
     period = period_of(executions["usage_date"])
-    ex = executions.copy()
+    ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["failed"] = ~ex["status"].eq("success")
     ex["usage_compute"] = ex["cpu_cost"].astype(float) + ex["memory_cost"].astype(float)
     g = ex.groupby("agent_id").agg(p95_duration_s=("execution_duration_ms", lambda s: s.quantile(0.95) / 1000),
@@ -186,7 +188,7 @@ def model_selection(executions: pd.DataFrame, prices: pd.DataFrame, candidate_mo
     quality_score, input_tokens, prompt_cache_hits, output_tokens, token_cost, usage_date."""
     days = window_days(executions["usage_date"])
     period = period_of(executions["usage_date"])
-    ex = executions.copy()
+    ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["ok"] = ex["status"].eq("success")
     ex["token_cost"] = ex["token_cost"].astype(float)
     g = ex.groupby(["workspace_id", "agent_id", "task_type", "llm_provider", "model_name"], as_index=False).agg(
@@ -194,12 +196,14 @@ def model_selection(executions: pd.DataFrame, prices: pd.DataFrame, candidate_mo
         input_tokens=("input_tokens", "sum"), cached_tokens=("prompt_cache_hits", "sum"),
         output_tokens=("output_tokens", "sum"), token_cost_usd=("token_cost", "sum"))
     models = candidate_models or list(prices[["provider", "model"]].drop_duplicates().itertuples(index=False, name=None))
+    # each agent x task's rows once, not a filter of all of g per row (~10k rows at 2,000 agents)
+    peers_of = {key: part.set_index("model_name") for key, part in g.groupby(["agent_id", "task_type"], sort=False)}
     out, rows = [], []
     for r in g.itertuples():
         current = reprice(r.model_name, r.llm_provider, r.input_tokens, r.cached_tokens, r.output_tokens)
         if current is None:
             continue
-        peers = g[(g["agent_id"] == r.agent_id) & (g["task_type"] == r.task_type)].set_index("model_name")
+        peers = peers_of[(r.agent_id, r.task_type)]
         best = None
         for provider, m in models:
             if provider != r.llm_provider or m == r.model_name:

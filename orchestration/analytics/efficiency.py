@@ -58,7 +58,7 @@ def efficiency_scores(executions: pd.DataFrame, weights: dict[str, float] | None
     total_w = sum(weights.values())
     weights = {k: v / total_w for k, v in weights.items()}
 
-    df = executions.copy()
+    df = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     df["usage_date"] = pd.to_datetime(df["usage_date"])
     if window_days is not None and not df.empty:
         start = df["usage_date"].max() - pd.Timedelta(days=window_days - 1)

@@ -52,8 +52,9 @@ def build_all(executions: pd.DataFrame, llm_calls: pd.DataFrame, api_calls: pd.D
     _, r = w.unused_cache(executions, rates); rows += r
 
     spot, r = co.spot_candidates(executions, agents, rates, exclude=idle_ids); rows += r
-    reserved, r = co.reserved_capacity(executions, rates); rows += r
-    scaling = co.autoscaling_policy(executions, idle_ids)
+    load = co.hourly_load(executions)  # once for both
+    reserved, r = co.reserved_capacity(executions, rates, load=load); rows += r
+    scaling = co.autoscaling_policy(executions, idle_ids, load=load)
     models, r = co.model_selection(executions, prices); rows += r
 
     findings = findings_frame(rows)

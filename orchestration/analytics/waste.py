@@ -90,7 +90,7 @@ def find_idle_gpus(samples: pd.DataFrame, usd_per_gpu_hour: float, idle_util_pct
             "monthly_cost_usd", "idle", "monthly_saving_usd"]
     if samples.empty:
         return pd.DataFrame(columns=cols)
-    s = samples.copy()
+    s = samples.copy(deep=False)  # copy-on-write: new columns stay in this frame
     s["sampled_at"] = pd.to_datetime(s["sampled_at"])
     s["mem_pct"] = s["memory_used_mib"].astype(float) / s["memory_total_mib"].astype(float) * 100
     g = s.groupby(["host", "gpu_uuid"], as_index=False).agg(
@@ -124,7 +124,7 @@ def failed_execution_cost(executions: pd.DataFrame, min_rate: float = HIGH_FAILU
     saving = the cost of the failures above the fleet median rate (the normal rate stays)."""
     days = window_days(executions["usage_date"])
     period = period_of(executions["usage_date"])
-    ex = executions.copy()
+    ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["failed"] = ~ex["status"].eq("success")
     ex["cost"] = ex["total_cost"].astype(float)
     ex["failed_cost"] = ex["cost"].where(ex["failed"], 0.0)

@@ -62,9 +62,10 @@ ANALYSED_COLUMNS = {
         "agent_id", "workspace_id", "compute_tier", "allocated_cpu_cores", "allocated_memory_mb", "allocated_gpus",
         "primary_model", "daily_token_budget", "monthly_token_budget", "monthly_cost_budget_usd"],
 }
-# frame name -> (mart, its key: a fixed row order)
+# frame name -> (mart, a fixed row order: the key; API calls in time order, as the API
+# analyses use them, so their sort finds the frame already sorted)
 FACTS = {"executions": ("fct_resource_utilization", "execution_id"), "llm_calls": ("fct_llm_calls", "call_id"),
-         "api_calls": ("fct_api_calls", "request_id"), "agents": ("dim_agents", "agent_id")}
+         "api_calls": ("fct_api_calls", "requested_at, request_id"), "agents": ("dim_agents", "agent_id")}
 GPU_SAMPLES = ("fct_gpu_samples", "sampled_at, host, gpu_index")  # optional: only once telemetry is ingested
 DEPS = [dg.AssetKey(["marts", table]) for table, _ in FACTS.values()] + [
     dg.AssetKey(["reference", "model_prices"]), dg.AssetKey(["reference", "compute_rate_card"])]
