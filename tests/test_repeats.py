@@ -25,8 +25,10 @@ def test_previous_success_equals_merge_asof_on_random_calls():
         # nulls in a key match each other, as they do in merge_asof
         "fingerprint": pd.array(rng.choice(["f1", "f2", None], n), dtype="str"),
         "input_tokens": rng.integers(0, 3, n),
-        # whole seconds over a few hours: many rows share a timestamp (ties are never "before")
-        "at": pd.Timestamp("2026-11-01") + pd.to_timedelta(rng.integers(0, 4 * 3600, n), unit="s"),
+        # microseconds as the warehouse stores them, on few distinct instants: many rows share a
+        # timestamp (ties are never "before")
+        "at": pd.Timestamp("2026-11-01") + pd.to_timedelta(
+            rng.integers(0, 4 * 3600, n) * 1_000_000 + rng.choice([0, 1, 999_999], n), unit="us"),
     })
     ok = rng.random(n) < 0.6
     by = ["agent_id", "fingerprint", "input_tokens"]
