@@ -9,6 +9,7 @@ SQL, and in the hand-made files both paths carry lines.
 
 import gzip
 import json
+import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -389,3 +390,20 @@ def test_warehouse_build_parses_dbt_only_when_the_project_or_its_env_changed(tmp
     time.sleep(0.05)  # file times tick in jiffies: make the later write visibly later
     os.utime(manifest)  # somebody else (dagster dev, a test) parsed since
     assert cli.ensure_manifest(project) is True
+
+
+def test_lines_of_plain_ascii_are_split_as_the_string_kernels_split_them():
+    """`_ascii_lines` (byte scans, for ASCII without \\r) gives the lines and `plain` flags
+    that `_any_lines` (Arrow's string kernels, for any file) gives."""
+    by_hand = b'{"a":1}\n\n x\\y\n\x01z\n\t\n~\x7f'
+    lines, plain = fast_reader._ascii_lines(by_hand)
+    assert lines.to_pylist() == ['{"a":1}', "", " x\\y", "\x01z", "\t", "~\x7f"]
+    assert plain.to_pylist() == [True, True, False, False, False, False]
+    rng = random.Random(8)
+    alphabet = [b"a", b"{", b"}", b" ", b"\t", b"\\", b"\x7f", b"\x01", b"\n", b"\n", b"\n", b"~"]
+    for _ in range(2000):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        lines, plain = fast_reader._ascii_lines(data)
+        kernel_lines, kernel_plain = fast_reader._any_lines(data)
+        assert lines.to_pylist() == kernel_lines.to_pylist(), data
+        assert plain.to_pylist() == kernel_plain.to_pylist(), data

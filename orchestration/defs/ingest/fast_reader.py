@@ -255,7 +255,9 @@ def _json_select(spec: SourceSpec, limit: str) -> str:
     # on lines long enough to hold more).
     shape = ("plain and length(line) <= 1000000 and left(line, 1) = '{' and right(line, 1) = '}' "
              "and not regexp_matches(line, ',\\s*[\\]}]') "
-             "and (length(line) <= 400 or length(line) - length(translate(line, '{[', '')) <= 200)")
+             "and (length(line) <= 400 "
+             # replace, not translate: the same count, 10x faster on long lines
+             "or length(line) - length(replace(replace(line, '{', ''), '[', '')) <= 200)")
     # try(): a line DuckDB cannot parse is null here (and goes to Python); a chunk without
     # one costs nothing extra
     return f"""
@@ -320,18 +322,49 @@ def _lines_table(*files: bytes) -> pa.Table:
     """Every physical line of each file (split at \\n, trailing \\r dropped, as the Python
     readers do) with the file's index `f`, its number `n` in that file, and whether it is
     printable ASCII without a backslash (`plain`): the only lines the SQL reads."""
-    # invalid bytes become U+FFFD: such lines are not plain, they go to Python
-    text = pa.array([d.decode("ascii") if d.isascii() else d.decode("utf-8", "replace") for d in files],
-                    pa.large_string())
-    split = pc.split_pattern(text, "\n")
-    counts = pc.list_value_length(split).to_numpy()
-    lines = pc.utf8_rtrim(split.flatten(), characters="\r")
-    plain = pc.and_(pc.ascii_is_printable(lines), pc.invert(pc.match_substring(lines, "\\")))
+    parts = [_ascii_lines(d) if d.isascii() and b"\r" not in d else _any_lines(d) for d in files]
+    counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
+    lines = pa.chunked_array([p[0] for p in parts], pa.large_string())
+    plain = pa.chunked_array([p[1] for p in parts], pa.bool_())
     table = pa.table({"f": pa.array(np.repeat(np.arange(len(files), dtype=np.int32), counts)),
-                      "n": pa.array(np.arange(len(lines), dtype=np.int64) - starts + 1), "line": lines, "plain": plain})
+                      "n": pa.array(np.arange(int(counts.sum()), dtype=np.int64) - starts + 1),
+                      "line": lines, "plain": plain})
     # DuckDB scans an Arrow table one batch per thread: one batch would use one core
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS))
+
+
+# bytes that make a line not plain: control characters (\\n aside), DEL and the backslash
+_NOT_PLAIN = np.zeros(256, dtype=bool)
+_NOT_PLAIN[:32] = _NOT_PLAIN[127] = _NOT_PLAIN[ord("\\")] = True
+_NOT_PLAIN[ord("\n")] = False
+_PLAIN_BYTES = bytes(np.flatnonzero(~_NOT_PLAIN).astype(np.uint8))
+
+
+def _ascii_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
+    """_any_lines for ASCII without \\r, straight from the bytes: no decoding, C-speed
+    byte scans instead of string kernels (~4x faster on a 60 MB export)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    n_lines = len(ends) + 1
+    # the text without its \\n: line i starts where it did, less the i newlines before it
+    text = data.replace(b"\n", b"")
+    offsets = np.empty(n_lines + 1, dtype=np.int64)
+    offsets[0], offsets[1:-1], offsets[-1] = 0, ends - np.arange(len(ends)), len(text)
+    lines = pa.Array.from_buffers(pa.large_string(), n_lines, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    plain = np.ones(n_lines, dtype=bool)
+    if data.translate(None, _PLAIN_BYTES):  # the bytes left are not plain
+        bad = np.flatnonzero(_NOT_PLAIN[np.frombuffer(text, dtype=np.uint8)])
+        plain[np.searchsorted(offsets, bad, side="right") - 1] = False
+    return lines, pa.array(plain)
+
+
+def _any_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
+    """The lines of one file and whether each is plain, through Arrow's string kernels."""
+    # invalid bytes become U+FFFD: such lines are not plain, they go to Python
+    text = pa.array([data.decode("ascii") if data.isascii() else data.decode("utf-8", "replace")], pa.large_string())
+    lines = pc.utf8_rtrim(pc.split_pattern(text, "\n").flatten(), characters="\r")
+    plain = pc.and_(pc.ascii_is_printable(lines), pc.invert(pc.match_substring(lines, "\\")))
+    return lines, plain
 
 
 def parse(conn, spec: SourceSpec, data: bytes, now: datetime, max_future: timedelta,
