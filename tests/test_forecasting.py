@@ -227,6 +227,41 @@ def test_build_daily_series_sums_fills_and_trims():
 # ---------------------------------------------------------------- anomalies
 
 
+def test_hourly_series_from_calls_summed_in_duckdb_equal_those_from_every_call():
+    """The forecasts step reads the calls summed to workspace x hour (HOURLY_CALLS_SQL); the
+    series must be those build_hourly_series makes from one row per call."""
+    from orchestration.defs.forecasting.assets import HOURLY_CALLS_SQL
+
+    rng = np.random.default_rng(4)
+    n = 40_000
+    start = pd.Timestamp("2026-09-01")
+    calls = pd.DataFrame({
+        "workspace_id": rng.choice(["ws_a", "ws_b", None], n, p=[0.6, 0.35, 0.05]),
+        "started_at": start + pd.to_timedelta(rng.integers(0, 16 * 24 * 3600 * 10**6, n), unit="us"),
+        "total_tokens": rng.integers(0, 5_000, n),
+    })
+    calls = calls[~((calls["workspace_id"] == "ws_b") & (calls["started_at"].dt.hour == 3))]  # ws_b: 23/24 dense
+    with duckdb.connect() as conn:
+        conn.execute("create schema marts")
+        conn.execute("create table marts.fct_llm_calls as select * from calls")
+        summed = conn.execute(HOURLY_CALLS_SQL).df()
+    per_call = calls.assign(workspace_id=calls["workspace_id"].fillna("(unattributed)"))
+    expected = fc.build_hourly_series(per_call)
+    got = fc.build_hourly_series(summed)
+    pd.testing.assert_frame_equal(got, expected)
+    # by hand: ws_a's tokens and calls in the hour from 2026-09-05 10:00
+    in_hour = per_call[(per_call["workspace_id"] == "ws_a")
+                       & (per_call["started_at"] >= pd.Timestamp("2026-09-05 10:00"))
+                       & (per_call["started_at"] < pd.Timestamp("2026-09-05 11:00"))]
+    at = got[(got["ts"] == pd.Timestamp("2026-09-05 10:00")) & (got["workspace_id"] == "ws_a")]
+    assert at.set_index("metric")["value"].to_dict() == {"tokens": float(in_hour["total_tokens"].sum()),
+                                                          "llm_calls": float(len(in_hour))}
+    assert set(got["series_id"]) == {f"hourly|{level}|{ws}|*|{m}" for level, ws in
+                                     (("total", "*"), ("workspace", "ws_a"), ("workspace", "ws_b"),
+                                      ("workspace", "(unattributed)"))  # ~5 calls an hour: dense
+                                     for m in ("tokens", "llm_calls")}
+
+
 def test_planted_spike_is_found_with_its_driver():
     """Two agents, two models; on one backtested day agent b's model y triples. The total
     series flags that day as above its interval and names b / y as the driver."""

@@ -497,9 +497,12 @@ def build_daily_series(detail: pd.DataFrame, as_of=None) -> pd.DataFrame:
 def build_hourly_series(calls: pd.DataFrame, min_density: float = 0.9, min_days: int = 14) -> pd.DataFrame:
     """Hourly tokens and LLM calls for the total and each workspace, kept only where dense:
     at least `min_days` days and at least `min_density` of the hours with a call.
-    calls: workspace_id, started_at, total_tokens (one row per call)."""
-    calls = calls.copy()
+    calls: workspace_id, started_at, total_tokens, one row per call; or already summed
+    (any grain within the hour) with the number of calls each row stands for in `llm_calls`."""
+    calls = calls.copy(deep=False)
     calls["hour"] = pd.to_datetime(calls["started_at"]).dt.floor("h")
+    if "llm_calls" not in calls.columns:
+        calls["llm_calls"] = 1
     hours = pd.date_range(calls["hour"].min().normalize(), calls["hour"].max().normalize() + pd.Timedelta(hours=23), freq="h")
     if len(hours) < min_days * 24:
         return pd.DataFrame()
@@ -508,7 +511,7 @@ def build_hourly_series(calls: pd.DataFrame, min_density: float = 0.9, min_days:
         groups = calls.groupby(keys) if keys else [((), calls)]
         for key, g in groups:
             ws = key[0] if isinstance(key, tuple) and key else (key if keys else "*")
-            h = g.groupby("hour").agg(tokens=("total_tokens", "sum"), llm_calls=("total_tokens", "size"))
+            h = g.groupby("hour").agg(tokens=("total_tokens", "sum"), llm_calls=("llm_calls", "sum"))
             h = h.reindex(hours, fill_value=0)
             if (h["llm_calls"] > 0).mean() < min_density:
                 continue

@@ -51,6 +51,15 @@ from usage u full outer join resources r
 order by all  -- a fixed row order: float sums in pandas then give the same bits every build
 """
 
+# The calls summed to workspace x hour in DuckDB, for build_hourly_series: at 10M calls the
+# step read 9.8M rows into pandas only to sum them there.
+HOURLY_CALLS_SQL = """
+select coalesce(workspace_id, '(unattributed)') as workspace_id, date_trunc('hour', started_at) as started_at,
+       coalesce(sum(total_tokens), 0)::bigint as total_tokens, count(*) as llm_calls
+from marts.fct_llm_calls where started_at is not null
+group by all order by all
+"""
+
 
 class ForecastSettings(dg.Config):
     horizon_days: int = 30
@@ -143,9 +152,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
         detail = read_frame(conn, DETAIL_SQL)
-        calls = read_frame(conn,
-            "select coalesce(workspace_id, '(unattributed)') as workspace_id, started_at, total_tokens "
-            "from marts.fct_llm_calls where started_at is not null order by all")
+        calls = read_frame(conn, HOURLY_CALLS_SQL)
         budgets = conn.execute(
             "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
             "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents order by all").df()
