@@ -21,8 +21,8 @@ import duckdb
 
 def export_days() -> list[date]:
     from orchestration import settings
-    from orchestration.defs.ingest.parsing import export_date_of
-    from orchestration.defs.ingest.sources import SOURCES
+    from orchestration.ingest.parsing import export_date_of
+    from orchestration.ingest.sources import SOURCES
 
     days = set()
     for spec in SOURCES.values():

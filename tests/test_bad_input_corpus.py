@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.loader import (
+from orchestration.ingest.loader import (
     conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema, load_file,
 )
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.sources import SOURCES
 
 from .conftest import REPO
 

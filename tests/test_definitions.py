@@ -75,3 +75,17 @@ def test_sensor_launches_one_run_over_the_days_with_new_files_and_then_rests(rep
         tags = third.run_requests[0].tags
         assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2026-11-01", "2026-11-01")
         assert "notes.txt" not in json.dumps(tags)
+
+
+def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
+    """What only a run needs is imported by the step that needs it: the definitions load
+    (every reload of the code location) imports none of the data libraries or the loader."""
+    import subprocess
+    import sys
+
+    heavy = ["numpy", "pandas", "pyarrow", "statsmodels", "genai_prices", "matplotlib",
+             "orchestration.ingest.loader", "orchestration.ingest.fast_reader", "orchestration.analytics.report"]
+    code = ("import sys, json; from orchestration.definitions import defs; defs.resolve_all_asset_specs(); "
+            f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

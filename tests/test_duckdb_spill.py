@@ -15,7 +15,9 @@ import duckdb
 
 from .conftest import BIN, REPO
 
-SPILLS = "select range as i, md5(range::varchar) as s from range(3000000) order by s"
+# ~400 MB to sort under a 128 MB limit: it must spill. (Under 64 MB, with 3M rows, DuckDB sometimes
+# ran out of memory before spilling: its sort buffers alone nearly filled the limit.)
+SPILLS = "select range as i, md5(range::varchar) as s from range(6000000) order by s"
 
 
 def _build(tmp_path: Path, profile: str) -> tuple[subprocess.CompletedProcess, Path]:
@@ -30,7 +32,7 @@ def _build(tmp_path: Path, profile: str) -> tuple[subprocess.CompletedProcess, P
         (project / "models" / f"after_{n}.sql").write_text(
             f"select count(*) as n, {n} as k from {{{{ ref('sorted_rows') }}}}")
     database = tmp_path / "spill.duckdb"
-    env = {"PATH": str(BIN), "HOME": str(tmp_path), "DUCKDB_PATH": str(database), "DUCKDB_MEMORY_LIMIT": "64MB",
+    env = {"PATH": str(BIN), "HOME": str(tmp_path), "DUCKDB_PATH": str(database), "DUCKDB_MEMORY_LIMIT": "128MB",
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run([str(BIN / "dbt"), "run", "--profiles-dir", str(project), "--project-dir", str(project)],
                           cwd=project, env=env, capture_output=True, text=True, timeout=300)
@@ -42,9 +44,9 @@ def test_a_build_that_spills_to_disk_keeps_going(tmp_path: Path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "PASS=5" in proc.stdout
     with duckdb.connect(str(database), read_only=True) as conn:
-        assert conn.execute("select count(*), count(distinct s) from sorted_rows").fetchone() == (3_000_000, 3_000_000)
+        assert conn.execute("select count(*), count(distinct s) from sorted_rows").fetchone() == (6_000_000, 6_000_000)
         assert conn.execute("select sum(n) from (" + " union all ".join(
-            f"select n from after_{n}" for n in range(4)) + ")").fetchone()[0] == 12_000_000
+            f"select n from after_{n}" for n in range(4)) + ")").fetchone()[0] == 24_000_000
 
 
 def test_the_same_build_fails_with_temp_directory_set_per_connection(tmp_path: Path):

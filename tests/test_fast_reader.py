@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest import fast_reader
-from orchestration.defs.ingest.loader import ensure_raw_schema, load_file
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest import fast_reader
+from orchestration.ingest.loader import ensure_raw_schema, load_file
+from orchestration.ingest.sources import SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

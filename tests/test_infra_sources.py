@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from orchestration.pricing.catalog import build_price_catalog, write_price_catalog
-from orchestration.defs.ingest.loader import conservation_violations, ensure_raw_schema, load_file
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.loader import conservation_violations, ensure_raw_schema, load_file
+from orchestration.ingest.sources import SOURCES
 
 from .conftest import BIN, REPO, copy_dbt_project, run
 

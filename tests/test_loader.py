@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.loader import conservation_violations, ensure_raw_schema, load_file
-from orchestration.defs.ingest.sources import API_CALLS, LLM_CALLS
+from orchestration.ingest.loader import conservation_violations, ensure_raw_schema, load_file
+from orchestration.ingest.sources import API_CALLS, LLM_CALLS
 
 from .conftest import TINY
 

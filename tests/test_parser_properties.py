@@ -16,9 +16,9 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from orchestration.defs.ingest.loader import conservation_violations, ensure_raw_schema, load_file
-from orchestration.defs.ingest.parsing import parse_bytes
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.loader import conservation_violations, ensure_raw_schema, load_file
+from orchestration.ingest.parsing import parse_bytes
+from orchestration.ingest.sources import SOURCES
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 SETTINGS = dict(derandomize=True, deadline=None, database=None,

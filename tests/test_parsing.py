@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from orchestration.defs.ingest.parsing import export_date_of, parse_bytes
-from orchestration.defs.ingest.sources import API_CALLS, EXECUTIONS, LLM_CALLS
+from orchestration.ingest.parsing import export_date_of, parse_bytes
+from orchestration.ingest.sources import API_CALLS, EXECUTIONS, LLM_CALLS
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
@@ -160,8 +160,8 @@ def test_export_date_comes_from_the_file_name(tmp_path):
 
 # ---------------------------------------------------------------- decimal precision, future_ok, units (issue 3)
 
-from orchestration.defs.ingest.sources import F as _F  # noqa: E402
-from orchestration.defs.ingest.sources import SourceSpec as _SourceSpec  # noqa: E402
+from orchestration.ingest.sources import F as _F  # noqa: E402
+from orchestration.ingest.sources import SourceSpec as _SourceSpec  # noqa: E402
 
 _WIDE = _SourceSpec(
     name="wide", format="csv", key=None, null_tokens=("NULL", "[N/A]"),

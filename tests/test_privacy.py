@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from orchestration.defs.ingest.loader import ensure_raw_schema, load_file
-from orchestration.defs.ingest.parsing import parse_bytes, record_payload
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.loader import ensure_raw_schema, load_file
+from orchestration.ingest.parsing import parse_bytes, record_payload
+from orchestration.ingest.sources import SOURCES
 
 from .conftest import REPO
 from .test_bad_input_corpus import CANARY, CASES, CORPUS, scan_for

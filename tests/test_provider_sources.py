@@ -16,9 +16,9 @@ import duckdb
 import pytest
 
 from orchestration.pricing.catalog import build_price_catalog, write_price_catalog
-from orchestration.defs.ingest.loader import ensure_raw_schema, files_for_dates, load_file
-from orchestration.defs.ingest.parsing import parse_file
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.loader import ensure_raw_schema, files_for_dates, load_file
+from orchestration.ingest.parsing import parse_file
+from orchestration.ingest.sources import SOURCES
 
 from .conftest import BIN, REPO, TINY, copy_dbt_project, run
 

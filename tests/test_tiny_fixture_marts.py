@@ -24,8 +24,8 @@ import duckdb
 import pytest
 
 from orchestration.pricing.catalog import build_price_catalog, write_price_catalog
-from orchestration.defs.ingest.loader import ensure_raw_schema, files_for_dates, load_file
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.loader import ensure_raw_schema, files_for_dates, load_file
+from orchestration.ingest.sources import SOURCES
 
 from .conftest import BIN, TINY, copy_dbt_project, run
 

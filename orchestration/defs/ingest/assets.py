@@ -14,10 +14,10 @@ from dagster_duckdb import DuckDBResource
 from orchestration import settings
 from orchestration.defs.partitions import daily_partitions
 
-from .sources import SOURCES
+from orchestration.ingest.sources import SOURCES
 
 if TYPE_CHECKING:
-    from .loader import FileLoad
+    from orchestration.ingest.loader import FileLoad
 
 CONSERVATION_CHECK = "rows_conserved"
 DUPLICATES_CHECK = "no_duplicate_keys"
@@ -86,7 +86,7 @@ def _files_table(reports: "list[FileLoad]") -> str:
 )
 def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     # the loader (pyarrow, numpy) is imported when the step runs: definitions load faster
-    from .loader import (
+    from orchestration.ingest.loader import (
         conservation_violations, duplicate_keys, ensure_duplicate_keys_view, ensure_raw_schema,
         files_for_dates, load_files,
     )

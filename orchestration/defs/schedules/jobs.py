@@ -8,8 +8,8 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration import settings
-from orchestration.defs.ingest.parsing import export_date_of
-from orchestration.defs.ingest.sources import SOURCES
+from orchestration.ingest.parsing import export_date_of
+from orchestration.ingest.sources import SOURCES
 from orchestration.defs.partitions import daily_partitions
 
 # Everything: raw loads for the partition(s), then every dbt model and check downstream.

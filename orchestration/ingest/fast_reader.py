@@ -334,7 +334,7 @@ def _lines_table(*files: bytes) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS))
 
 
-# bytes that make a line not plain: control characters (\\n aside), DEL and the backslash
+# bytes that make a line not plain: control characters (\n aside), DEL and the backslash
 _NOT_PLAIN = np.zeros(256, dtype=bool)
 _NOT_PLAIN[:32] = _NOT_PLAIN[127] = _NOT_PLAIN[ord("\\")] = True
 _NOT_PLAIN[ord("\n")] = False
@@ -343,10 +343,10 @@ _PLAIN_BYTES = bytes(np.flatnonzero(~_NOT_PLAIN).astype(np.uint8))
 
 def _ascii_lines(data: bytes) -> tuple[pa.Array, pa.Array]:
     """_any_lines for ASCII without \\r, straight from the bytes: no decoding, C-speed
-    byte scans instead of string kernels (~4x faster on a 60 MB export)."""
+    byte scans instead of string kernels (~5x faster on a 60 MB export)."""
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     n_lines = len(ends) + 1
-    # the text without its \\n: line i starts where it did, less the i newlines before it
+    # the text without its \n: line i starts where it did, less the i newlines before it
     text = data.replace(b"\n", b"")
     offsets = np.empty(n_lines + 1, dtype=np.int64)
     offsets[0], offsets[1:-1], offsets[-1] = 0, ends - np.arange(len(ends)), len(text)
