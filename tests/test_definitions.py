@@ -89,3 +89,46 @@ def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
             f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("caller_gc, dbt_dir, loads", [
+    ("on", None, True),   # the usual case: a code server, a run or a step process
+    ("off", None, True),  # a caller that keeps the GC off itself must find it off
+    ("on", "missing", False),  # a load that fails must not leave it off either
+])
+def test_the_definitions_load_leaves_the_garbage_collector_as_it_found_it(tmp_path, caller_gc, dbt_dir, loads):
+    """The load runs with the cyclic GC off (definitions.py: ~0.2 s of the load); a process
+    left without it would never free reference cycles."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if dbt_dir:
+        env["DBT_PROJECT_DIR"] = str(tmp_path / dbt_dir)  # no manifest there: the load raises
+    code = ("import gc, json\n"
+            f"{'gc.disable()' if caller_gc == 'off' else ''}\n"
+            "import sys\n"
+            "during = []\n"
+            "def seen(phase, info):\n"
+            "    # a collection while definitions.py runs its load (GC state saved, defs not yet made)\n"
+            "    module = sys.modules.get('orchestration.definitions')\n"
+            "    if phase == 'start' and hasattr(module, '_gc_was_enabled') and not hasattr(module, 'defs'):\n"
+            "        during.append(info['generation'])\n"
+            "gc.callbacks.append(seen)\n"
+            "try:\n"
+            "    from orchestration.definitions import defs\n"
+            "    loaded = True\n"
+            "except Exception:\n"
+            "    loaded = False\n"
+            "print(json.dumps({'enabled': gc.isenabled(), 'loaded': loaded, 'collections': len(during)}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["loaded"] is loads
+    assert result["enabled"] is (caller_gc == "on")
+    if loads:
+        # no collection ran during the load (gc.callbacks sees every one; with the GC on, as
+        # before, ~600 did). A failed load is only checked for the GC being back on: the
+        # module lingers while its exception unwinds, after the GC is on again.
+        assert result["collections"] == 0
