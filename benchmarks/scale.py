@@ -237,9 +237,8 @@ def step_times(log: str) -> dict[str, float]:
 
 
 def definitions_load(work: Path, env: dict, runs: int = 3) -> dict:
-    """Load the definitions in `runs` fresh processes, one after another: the median is what
-    an operator waits for on a reload; the first (right after the build evicted the page
-    cache) is kept and shown beside it."""
+    """Load the definitions in `runs` fresh processes, one after another: the median of their
+    wall times is what an operator waits for on a reload; every sample is kept and shown."""
     code = ("import time; t = time.perf_counter(); from orchestration.definitions import defs; "
             "defs.resolve_all_asset_specs(); print(f'{time.perf_counter() - t:.3f}')")
     # The build just wrote GBs (warehouse, published copy) that the kernel is still writing
