@@ -195,6 +195,50 @@ def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
     assert set(fresh.accuracy.set_index("series_id").loc[["sparse"], "model"]) == {"recent_bootstrap"}
 
 
+
+def test_selections_read_back_from_duckdb_are_the_ones_stored():
+    """Every kind of selection (backtested candidates, a fallback with its backtest, a
+    fallback too short for one) stored through DuckDB and read back, rows shuffled: each
+    comes back with its own history day, hash, reason and backtest, row for row."""
+    cfg = fc.ForecastConfig(horizon=7, n_paths=200)
+    y = multiplicative(3, 50, 1)[0]
+    series = {"full": y, "sparse": y.where(np.arange(50) % 3 == 0, 0.0), "short": y.iloc[:10]}
+    run_ = fc.forecast_many(_long(series), cfg)
+    made = {k: fc.forecast_series(v, cfg).selection for k, v in series.items()}
+    assert made["full"].fallback == "" and made["sparse"].fallback and made["short"].backtest.empty
+    with duckdb.connect() as conn:
+        conn.register("s", run_.selections.sample(frac=1, random_state=0))
+        back = fc.selections_from_frame(conn.execute("select * from s").df())
+    assert sorted(back) == ["full", "short", "sparse"]
+    for k, sel in made.items():
+        got = back[k]
+        assert (got.through, got.input_hash, got.fallback) == (sel.through, sel.input_hash, sel.fallback)
+        if sel.backtest.empty:
+            assert got.backtest.empty
+        else:
+            pd.testing.assert_frame_equal(got.backtest, sel.backtest[fc.BACKTEST_COLUMNS], check_dtype=False)
+
+
+def test_ets_without_the_covariance_fits_and_simulates_as_statsmodels_does():
+    """The ETS used here skips statsmodels' covariance of the parameters (unused); its fitted
+    parameters and simulated paths must be statsmodels' own ETSModel's, to the bit."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    z = np.log(multiplicative(7, 60, 1)[0].to_numpy())
+    kwargs = dict(error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
+                  initialization_method="heuristic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = fc._ets_model()(z, **kwargs).fit(disp=False, maxiter=200)
+        theirs = ETSModel(z, **kwargs).fit(disp=False, maxiter=200)
+    assert np.array_equal(ours.params, theirs.params) and ours.llf == theirs.llf
+    assert np.isnan(ours.cov_params()).all() and np.isfinite(theirs.cov_params()).all()
+    sim = [np.asarray(r.simulate(14, repetitions=50, anchor="end", rng=np.random.default_rng(1))) for r in (ours, theirs)]
+    assert np.array_equal(*sim)
+    paths, transform = fc.simulate_paths(np.exp(z), "ets", 14, 7, 50, np.random.default_rng(2))
+    assert transform == "log" and paths.shape == (50, 14) and np.isfinite(paths).all()
+
+
 def test_a_process_pool_gives_the_same_forecasts_bit_for_bit(monkeypatch):
     """Series spread over two spawned processes (as in the build when there are many)
     give exactly what one process gives: each series has its own seed."""
@@ -288,6 +332,53 @@ def test_planted_spike_is_found_with_its_driver():
     assert r["size"] > 0 and r["driver_share"] > 0.8
 
 
+
+def _backtest_point(series_id: str, day, actual: float, lower: float, upper: float) -> dict:
+    grain, level, ws, agent, metric = series_id.split("|")
+    return {"series_id": series_id, "grain": grain, "level": level, "workspace_id": ws, "agent_id": agent,
+            "metric": metric, "ts": pd.Timestamp(day), "actual": actual, "mean": (lower + upper) / 2,
+            "median": (lower + upper) / 2, "lower_95": lower, "upper_95": upper}
+
+
+def test_anomaly_drivers_of_agents_and_workspaces_by_hand():
+    """Each driver worked out by hand from a small detail: the child that moved most in the
+    anomaly's direction against the same weekday a week before, only the anomaly's own agent
+    (or workspace) and only those two days counted; a model missing on one day counts 0 there."""
+    day, before = pd.Timestamp("2026-03-10"), pd.Timestamp("2026-03-03")
+    rows = [  # workspace, agent, model, usage_date, tokens, api_calls
+        ("w", "a", "x", before, 100.0, 5.0), ("w", "a", "x", day, 400.0, 1.0),
+        ("w", "a", "y", before, 50.0, 3.0), ("w", "a", "y", day, 40.0, 3.0),
+        ("w", "a", "z", before, 200.0, 4.0),  # z not used on the day: 0
+        ("w", "a", "q", day - pd.Timedelta(days=1), 999.0, 9.0),  # another day: not counted
+        ("w", "b", "x", before, 10.0, 0.0), ("w", "b", "x", day, 1000.0, 0.0),
+        ("v", "a", "x", before, 0.0, 0.0), ("v", "a", "x", day, 5000.0, 0.0),  # same agent id, other workspace
+    ]
+    detail = pd.DataFrame(rows, columns=["workspace_id", "agent_id", "model", "usage_date", "tokens", "api_calls"])
+    backtests = pd.DataFrame([
+        _backtest_point("daily|agent|w|a|tokens", day, 1000.0, 100.0, 500.0),  # above
+        _backtest_point("daily|agent|w|a|api_calls", day, 1.0, 5.0, 20.0),  # below
+        _backtest_point("daily|workspace|w|*|tokens", day, 2000.0, 100.0, 900.0),  # above
+        _backtest_point("daily|agent|w|idle|tokens", day, 0.0, 5.0, 9.0),  # below, no rows on either day
+        _backtest_point("daily|agent|w|b|tokens", day, 700.0, 100.0, 900.0),  # inside: not an anomaly
+    ])
+    got = fc.find_anomalies(backtests, detail).set_index("series_id")
+    assert sorted(got.index) == sorted(["daily|agent|w|a|tokens", "daily|agent|w|a|api_calls",
+                                        "daily|workspace|w|*|tokens", "daily|agent|w|idle|tokens"])
+    a = got.loc["daily|agent|w|a|tokens"]  # x +300, y -10, z -200
+    assert (a["direction"], a["driver_agent_id"], a["driver_model"]) == ("above", "a", "x")
+    assert (a["driver_change"], a["series_change"]) == (300.0, 90.0)
+    assert a["driver_share"] == pytest.approx(300 / 90)
+    calls = got.loc["daily|agent|w|a|api_calls"]  # x -4, y 0, z -4: the first of the two largest drops
+    assert (calls["direction"], calls["driver_model"], calls["driver_change"], calls["series_change"]) == \
+        ("below", "x", -4.0, -8.0)
+    ws = got.loc["daily|workspace|w|*|tokens"]  # agent a +90 (its three models), b +990; v's rows are not w's
+    assert (ws["driver_agent_id"], ws["driver_model"], ws["driver_change"], ws["series_change"]) == \
+        ("b", "x", 990.0, 1080.0)
+    idle = got.loc["daily|agent|w|idle|tokens"]
+    assert pd.isna(idle["driver_agent_id"]) and pd.isna(idle["driver_model"])
+    assert np.isnan(idle["driver_change"]) and idle["series_change"] == 0.0 and np.isnan(idle["driver_share"])
+
+
 # ---------------------------------------------------------------- budgets
 
 
@@ -336,6 +427,28 @@ def test_already_breached_budget_is_dated_from_actuals_and_month_boundary_respec
     assert row["actual_to_date"] == 0 and row["period_start"] == pd.Timestamp("2026-11-01").date()
     assert row["projected_end_of_period"] == pytest.approx(150.0)  # 30 November days x 5
     assert row["expected_breach_date"] == pd.Timestamp("2026-11-21").date()  # 5 x 21 = 105 > 100
+
+
+
+def test_month_to_date_actuals_are_each_agents_own():
+    """Actuals of several agents, interleaved and partly from the previous month: each
+    budget's month-to-date usage is its own agent's days of this month (by hand)."""
+    budgets = pd.DataFrame({"workspace_id": ["w", "w", "w"], "agent_id": ["a", "b", "c"],
+                            "daily_token_budget": [None, None, None], "monthly_token_budget": [10_000.0, 10_000.0, 10_000.0],
+                            "monthly_cost_budget_usd": [5.0, None, None]})
+    actuals = pd.DataFrame({
+        "agent_id": ["b", "a", "a", "b", "a", "a", "x"],
+        "usage_date": pd.to_datetime(["2026-11-02", "2026-10-31", "2026-11-01", "2026-11-03", "2026-11-02",
+                                      "2026-11-03", "2026-11-02"]),
+        "tokens": [50.0, 7000.0, 100.0, 25.0, 200.0, 300.0, 1e9], "cost_usd": [0.1, 9.0, 1.0, 0.2, 2.0, 3.0, 1e6]})
+    dates = pd.date_range("2026-11-04", periods=27)
+    out = bp.project_budgets(budgets, actuals, {}, {}, dates, "2026-11-03").set_index(["agent_id", "budget_type"])
+    assert out.loc[("a", "monthly_tokens"), "actual_to_date"] == 600.0  # 100 + 200 + 300; Oct 31 is last month
+    assert out.loc[("a", "monthly_cost"), "actual_to_date"] == 6.0
+    assert out.loc[("a", "monthly_cost"), "already_breached"]  # 6 > 5, passed on Nov 3 (1 + 2 + 3)
+    assert out.loc[("a", "monthly_cost"), "expected_breach_date"] == pd.Timestamp("2026-11-03").date()
+    assert out.loc[("b", "monthly_tokens"), "actual_to_date"] == 75.0
+    assert out.loc[("c", "monthly_tokens"), "actual_to_date"] == 0.0  # no actuals at all
 
 
 def test_daily_budget_first_likely_breach_day():

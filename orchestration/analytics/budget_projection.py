@@ -135,8 +135,12 @@ def project_budgets(budgets: pd.DataFrame, actuals: pd.DataFrame, token_paths: d
     month_end = month_start + pd.offsets.MonthEnd(0)
     rows = []
     zero = np.zeros((1, len(dates)))
+    # the month's actuals split by agent once (a filter of all actuals per budget: 7 s at 10M calls)
+    month = actuals[(actuals["usage_date"] >= month_start) & (actuals["usage_date"] <= as_of)]
+    by_agent = {k: g for k, g in month.groupby("agent_id", sort=False)}
+    none = month.iloc[:0]
     for b in budgets.itertuples():
-        a = actuals[(actuals["agent_id"] == b.agent_id) & (actuals["usage_date"] >= month_start) & (actuals["usage_date"] <= as_of)]
+        a = by_agent.get(b.agent_id, none)
         a = a.set_index("usage_date").sort_index()
         tok = token_paths.get(b.agent_id, zero)
         cost = cost_paths_by_agent.get(b.agent_id, zero)

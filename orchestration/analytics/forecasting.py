@@ -165,9 +165,30 @@ def _simulate_seasonal_naive(z: np.ndarray, m: int, horizon: int, n: int, rng) -
     return base[None, :] + shocks[:, block, phase]
 
 
-def _simulate_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarray:
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+@functools.cache
+def _ets_model():
+    """statsmodels' ETSModel, except that its results skip the parameters' covariance.
+    ETSResults computes it after every fit (a complex-step Hessian of the likelihood: ~15-20%
+    of a fit and its simulation here) for standard errors nothing here reads. The fit and
+    the simulated paths are the same to the bit (compared on 150 series of a 10M-call
+    warehouse). Built on first use: statsmodels is imported when a step needs it."""
+    import statsmodels.tsa.exponential_smoothing.ets as ets
 
+    class Results(ets.ETSResults):
+        @property
+        def cov_params_approx(self):
+            return np.full((len(self.params), len(self.params)), np.nan)
+
+    class Model(ets.ETSModel):
+        @property
+        def _res_classes(self):
+            return {"fit": (Results, ets.ETSResultsWrapper)}
+
+    return Model
+
+
+def _simulate_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarray:
+    ETSModel = _ets_model()
     # Heuristic initial states (Hyndman et al.: from the first cycles) instead of estimating
     # them: ~15x faster, and with two or more seasons of data as accurate.
     res = ETSModel(z, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=m,
@@ -179,8 +200,9 @@ def _simulate_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarra
 def _simulate_stl_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarray:
     """STL decomposition (robust), ETS(A,Ad,N) on the seasonally adjusted series, the last
     seasonal cycle added back."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     from statsmodels.tsa.seasonal import STL
+
+    ETSModel = _ets_model()
 
     seasonal = STL(z, period=m, robust=True).fit().seasonal
     res = ETSModel(z - seasonal, error="add", trend="add", damped_trend=True,
@@ -462,36 +484,48 @@ def build_daily_series(detail: pd.DataFrame, as_of=None) -> pd.DataFrame:
     the METRICS columns present. Days without usage inside the sample are 0; an agent's
     series starts at its first day with any usage. Returns columns series_id, grain, level,
     workspace_id, agent_id, metric, ts, value."""
-    detail = detail.copy()
-    detail["usage_date"] = pd.to_datetime(detail["usage_date"])
+    columns = ["series_id", "grain", "level", "workspace_id", "agent_id", "metric", "ts", "value"]
+    dates = pd.to_datetime(detail["usage_date"])
     metrics = [m for m in METRICS if m in detail.columns]
-    end = pd.Timestamp(as_of) if as_of is not None else detail["usage_date"].max()
-    days = pd.date_range(detail["usage_date"].min(), end, freq="D")
+    end = pd.Timestamp(as_of) if as_of is not None else dates.max()
+    days = pd.date_range(dates.min(), end, freq="D")
+    frame = detail[[c for c in ("workspace_id", "agent_id") if c in detail.columns] + metrics].assign(usage_date=dates)
+    n_days, n_metrics = len(days), len(metrics)
     out = []
-    levels = {
-        "total": ([], lambda k: ("*", "*")),
-        "workspace": (["workspace_id"], lambda k: (k[0], "*")),
-        "agent": (["workspace_id", "agent_id"], lambda k: (k[0], k[1])),
-    }
-    for level, (keys, names) in levels.items():
-        groups = detail.groupby(keys) if keys else [((), detail)]
-        for key, g in groups:
-            key = key if isinstance(key, tuple) else (key,)
-            ws, agent = names(key)
-            daily = g.groupby("usage_date")[metrics].sum().reindex(days, fill_value=0)
-            active = daily.sum(axis=1) > 0
-            if not active.any():
-                continue
-            daily = daily.loc[active.idxmax():]
-            for metric in metrics:
-                s = daily[metric].astype(float)
-                if not (s > 0).any():
-                    continue
-                out.append(pd.DataFrame({
-                    "series_id": f"daily|{level}|{ws}|{agent}|{metric}", "grain": "daily", "level": level,
-                    "workspace_id": ws, "agent_id": agent, "metric": metric, "ts": s.index, "value": s.to_numpy()}))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
-        columns=["series_id", "grain", "level", "workspace_id", "agent_id", "metric", "ts", "value"])
+    # One group-by per level over every group at once (a loop over ~2,000 agents took 14 s at
+    # 10M calls). Each (group, day) sums the same rows in the same order as a group-by of
+    # that group alone, so the values are the same to the bit.
+    for level, keys in (("total", []), ("workspace", ["workspace_id"]), ("agent", ["workspace_id", "agent_id"])):
+        sums = frame.groupby(keys + ["usage_date"])[metrics].sum()
+        if keys:
+            groups = sums.index.droplevel("usage_date").unique()
+            names = [np.asarray(groups.get_level_values(k), dtype=object) for k in keys]
+            index = pd.MultiIndex.from_arrays([*(np.repeat(v, n_days) for v in names), np.tile(days, len(groups))],
+                                              names=keys + ["usage_date"])
+        else:
+            names, index = [], days
+        if not len(sums) or not n_days:
+            continue  # nothing dated on or before `end`
+        wide = sums.reindex(index, fill_value=0)
+        n_groups = len(wide) // n_days
+        active = (wide.sum(axis=1) > 0).to_numpy().reshape(n_groups, n_days)
+        started = np.maximum.accumulate(active, axis=1)  # from the group's first day with usage
+        values = np.stack([wide[m].astype(float).to_numpy().reshape(n_groups, n_days) for m in metrics], axis=1)
+        used = ((values > 0) & started[:, None, :]).any(axis=2)  # (group, metric) with a positive day
+        keep = started[:, None, :] & used[:, :, None]  # (group, metric, day)
+        g, m, d = np.nonzero(keep)  # C order: group, then metric, then day, as the series are listed
+        ws = names[0][g] if keys else np.full(len(g), "*", dtype=object)
+        agent = names[1][g] if len(keys) > 1 else np.full(len(g), "*", dtype=object)
+        metric = np.asarray(metrics, dtype=object)[m]
+        ids = np.asarray([f"daily|{level}|{w}|{a}|{x}" for w, a in zip(names[0] if keys else ["*"],
+                                                                      names[1] if len(keys) > 1 else ["*"] * n_groups)
+                          for x in metrics], dtype=object)
+        out.append(pd.DataFrame({
+            "series_id": ids[g * n_metrics + m],
+            "grain": "daily", "level": level, "workspace_id": ws, "agent_id": agent, "metric": metric,
+            "ts": days[d], "value": values[g, m, d]}))
+    out = [o for o in out if len(o)]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def build_hourly_series(calls: pd.DataFrame, min_density: float = 0.9, min_days: int = 14) -> pd.DataFrame:
@@ -544,43 +578,114 @@ BACKTEST_COLUMNS = ["model", "fold", "step", "pos", "actual", "mean", "median", 
 SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", "row", *BACKTEST_COLUMNS]
 
 
-def selection_frame(series_id: str, sel: Selection) -> pd.DataFrame:
+@dataclass
+class Part:
+    """One series' share of an output frame: columns as arrays of `length` values, or as
+    one value for all of them (what pd.DataFrame(columns) would broadcast)."""
+
+    columns: dict
+    length: int
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=pd.RangeIndex(self.length))
+
+
+def stack(parts: list[Part]) -> pd.DataFrame:
+    """pd.concat([p.frame() for p in parts], ignore_index=True), built once.
+
+    A DataFrame per series and a concat of ~9,000 of them took longer than the fits of a
+    series whose selection is reused. Each column is joined as numpy arrays where its parts
+    agree on the type (and, for text, every value is a str), which gives the frame pandas'
+    concat gives; a column whose parts differ (a fallback's None or NaN among values) makes
+    the whole frame go through pandas' concat, exactly as before."""
+    if not parts:
+        return pd.DataFrame()
+    names = list(parts[0].columns)
+    if any(list(p.columns) != names for p in parts):
+        return pd.concat([p.frame() for p in parts], ignore_index=True)
+    lengths = np.fromiter((p.length for p in parts), dtype=np.int64, count=len(parts))
+    out = {}
+    for name in names:
+        values = [p.columns[name] for p in parts]
+        column = _stack_column(values, lengths)
+        if column is None:
+            return pd.concat([p.frame() for p in parts], ignore_index=True)
+        out[name] = column
+    return pd.DataFrame(out, index=pd.RangeIndex(int(lengths.sum())))
+
+
+_SCALAR_DTYPES = {str: object, float: np.float64, int: np.int64, bool: np.bool_}
+
+
+def _stack_column(values: list, lengths: np.ndarray):
+    """One column of stack(), or None where only pandas' concat gives the same dtype."""
+    first = values[0]
+    if isinstance(first, np.ndarray):
+        dtype = first.dtype
+        if not all(isinstance(v, np.ndarray) and v.dtype == dtype for v in values):
+            return None
+        column = np.concatenate(values)
+        if dtype == object and not all(type(v) is str for v in column):  # noqa: E721 (str, not a subclass)
+            return None
+        return column
+    kind = type(first)
+    if not all(type(v) is kind for v in values):  # noqa: E721
+        return None
+    if kind in _SCALAR_DTYPES:
+        return np.repeat(np.array(values, dtype=_SCALAR_DTYPES[kind]), lengths)
+    if kind is pd.Timestamp and first.tz is None and all(v.unit == first.unit for v in values):
+        return np.repeat(np.array([v.to_datetime64() for v in values]), lengths)
+    return None
+
+
+def selection_columns(series_id: str, sel: Selection) -> Part:
     """A selection as rows (one per backtest point; one row without a model if it has none)."""
     bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
-    # one constructor: assign + reindex took longer than forecasting a series with a reused selection
     cols = {"series_id": series_id, "selected_through": sel.through, "input_hash": sel.input_hash,
             "fallback": sel.fallback, "row": np.arange(len(bt))}
     cols.update({c: (bt[c].to_numpy() if c in bt else np.nan) for c in BACKTEST_COLUMNS})
-    return pd.DataFrame(cols, index=bt.index)
+    return Part(cols, len(bt))
 
 
 def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
-    """Stored selections by series_id (the inverse of selection_frame)."""
+    """Stored selections by series_id (the inverse of selection_columns)."""
+    if not len(rows):
+        return {}
+    # Sorted and typed once, then sliced per series: filtering, sorting and casting each
+    # series' rows took 26 s for the ~9,000 series of a 10M-call warehouse.
+    firsts = rows.drop_duplicates("series_id")
+    points = rows[rows["model"].notna()]
+    points = points.sort_values(["series_id", "row"], kind="stable")
+    bounds = points["series_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, bounds[1:] != bounds[:-1]]) if len(points) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(points)]
+    points = points[BACKTEST_COLUMNS].astype(
+        {"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[ns]"}).reset_index(drop=True)
+    spans = {bounds[a]: (a, b) for a, b in zip(starts, ends)}
     out = {}
-    for series_id, g in rows.groupby("series_id", sort=False):
-        first = g.iloc[0]
-        bt = g[g["model"].notna()].sort_values("row")[BACKTEST_COLUMNS]
-        bt = bt.astype({"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[ns]"}).reset_index(drop=True)
-        out[series_id] = Selection(pd.Timestamp(first["selected_through"]), str(first["input_hash"]),
-                                   str(first["fallback"]), bt if len(bt) else pd.DataFrame())
+    for series_id, through, input_hash, fallback in zip(firsts["series_id"], firsts["selected_through"],
+                                                        firsts["input_hash"], firsts["fallback"]):
+        span = spans.get(series_id)
+        bt = points.iloc[span[0]:span[1]].reset_index(drop=True) if span else pd.DataFrame()
+        out[series_id] = Selection(pd.Timestamp(through), str(input_hash), str(fallback), bt)
     return out
 
 
 def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastConfig,
                   cached: Selection | None = None):
-    """One series of forecast_many: (forecast frame, accuracy row, calibrated backtest or
-    None, paths, selection rows, whether the selection was reused)."""
+    """One series of forecast_many: (forecast Part, accuracy row, calibrated backtest Part or
+    None, paths, selection Part, whether the selection was reused)."""
     y = pd.Series(values, index=pd.DatetimeIndex(ts))
     fc = forecast_series(y, cfg, cached)
     scores = fc.scores.set_index("model") if len(fc.scores) else pd.DataFrame()
     chosen = scores.loc[fc.model] if fc.model in scores.index else None
     naive = scores.loc["seasonal_naive"] if "seasonal_naive" in scores.index else None
-    # each frame built by one constructor: column by column, pandas cost more than the fits
     cols = fc.columns()
-    frame = pd.DataFrame({**cols, **meta, "step": np.arange(1, len(cols["mean"]) + 1), "model": fc.model,
-                          "transform": fc.transform, "method_note": fc.note,
-                          "backtest_mase": float(chosen["mase"]) if chosen is not None else np.nan,
-                          "n_obs": len(y), "last_actual_ts": y.index.max()})
+    cols["ts"] = cols["ts"].to_numpy()
+    frame = Part({**cols, **meta, "step": np.arange(1, len(cols["mean"]) + 1), "model": fc.model,
+                  "transform": fc.transform, "method_note": fc.note,
+                  "backtest_mase": float(chosen["mase"]) if chosen is not None else np.nan,
+                  "n_obs": len(y), "last_actual_ts": y.index.max()}, len(cols["mean"]))
     accuracy = {
         **meta, "model": fc.model, "n_obs": len(y), "backtest_points": int(chosen["n_points"]) if chosen is not None else 0,
         "mase": float(chosen["mase"]) if chosen is not None else np.nan,
@@ -601,9 +706,9 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
         for level in LEVELS:
             b[f"lower_{level}"] = np.maximum(b["median"] - fc.interval_factor * (b["median"] - b[f"lower_{level}"]), 0)
             b[f"upper_{level}"] = b["median"] + fc.interval_factor * (b[f"upper_{level}"] - b["median"])
-        b = pd.DataFrame({**b, **meta}, index=fc.backtest.index[keep])
+        b = Part({**b, **meta}, int(keep.sum()))
     sel = fc.selection
-    rows = selection_frame(meta["series_id"], sel) if sel is not None else None
+    rows = selection_columns(meta["series_id"], sel) if sel is not None else None
     return frame, accuracy, b, fc.paths, rows, sel is not None and sel is cached
 
 
@@ -629,7 +734,8 @@ def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1,
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: the caller may hold DuckDB and Dagster threads a fork would copy mid-flight
-        size = max(1, len(items) // (workers * 8))
+        # small chunks: the last one to finish keeps one core busy while the other idles
+        size = max(1, len(items) // (workers * 32))
         chunks = [items[i:i + size] for i in range(0, len(items), size)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = [r for chunk in pool.map(_forecast_chunk, chunks, [cfg] * len(chunks)) for r in chunk]
@@ -639,16 +745,16 @@ def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1,
     a_rows = [r[1] for r in results]
     b_rows = [r[2] for r in results if r[2] is not None]
     paths = {r[1]["series_id"]: r[3] for r in results}
-    forecasts = pd.concat(f_rows, ignore_index=True) if f_rows else pd.DataFrame()
+    forecasts = stack(f_rows)
     if len(forecasts):
         forecasts = forecasts[IDENT + ["ts", "step", "mean", "median", "lower_80", "upper_80", "lower_95", "upper_95",
                                        "model", "transform", "backtest_mase", "n_obs", "last_actual_ts", "method_note"]]
     accuracy = pd.DataFrame(a_rows)
     if len(accuracy):
         accuracy["mase_vs_naive"] = accuracy["mase"] / accuracy["naive_mase"]
-    backtests = pd.concat(b_rows, ignore_index=True) if b_rows else pd.DataFrame()
+    backtests = stack(b_rows)
     sel_rows = [r[4] for r in results if r[4] is not None]
-    chosen = pd.concat(sel_rows, ignore_index=True) if sel_rows else pd.DataFrame(columns=SELECTION_COLUMNS)
+    chosen = stack(sel_rows) if sel_rows else pd.DataFrame(columns=SELECTION_COLUMNS)
     return ForecastRun(forecasts, accuracy, backtests, paths, chosen, sum(r[5] for r in results))
 
 
@@ -676,22 +782,62 @@ def find_anomalies(backtests: pd.DataFrame, detail: pd.DataFrame, level: int = 9
     out["direction"] = np.where(out["actual"] > out["upper_" + str(level)], "above", "below")
     out["size"] = out["actual"] - out["expected"]
     out["size_pct"] = np.where(out["expected"] > 0, out["size"] / out["expected"] * 100, np.nan)
-    drivers = [_driver(detail, r, level) for r in out.itertuples()]
+    scopes = _DriverScopes(detail)
+    drivers = [_driver(scopes, r, level) for r in out.itertuples()]
     out["driver_agent_id"], out["driver_model"], out["driver_change"], out["series_change"] = zip(*drivers)
     out["driver_share"] = np.where(out["series_change"] != 0, out["driver_change"] / out["series_change"], np.nan)
     return out[cols].sort_values(["usage_date", "series_id"]).reset_index(drop=True)
 
 
-def _driver(detail: pd.DataFrame, r, level) -> tuple:
+class _DriverScopes:
+    """What an anomaly's driver is looked for in, split once: filtering the whole detail per
+    anomaly took 28 s for the ~4,700 anomalies of a 10M-call warehouse.
+
+    An agent's anomaly (most of them) reads its models' values on the two days from
+    `agent_days`: the same sums per (agent, model, day) as a group-by of the agent's rows,
+    taken in the group-by's (sorted) model order. A workspace's or the total's (or an
+    agent's metric outside METRICS) reads the two days' rows from `by_day`: row order
+    within a day is the detail's, so each sum adds the same values in the same order as a
+    filter of the whole detail."""
+
+    def __init__(self, detail: pd.DataFrame):
+        self.columns = detail.columns
+        self.empty = detail.iloc[:0]
+        self.by_day = {k: g for k, g in detail.groupby("usage_date", sort=False)}
+        metrics = [m for m in METRICS if m in detail.columns]
+        sums = detail.groupby(["workspace_id", "agent_id", "model", "usage_date"])[metrics].sum()
+        self.values = {m: sums[m].to_numpy(dtype=float) for m in metrics}
+        self.agent_days: dict[tuple, dict[str, int]] = {}
+        for i, (ws, agent, model, day) in enumerate(sums.index):
+            self.agent_days.setdefault((ws, agent, day), {})[model] = i
+
+    def rows(self, r, days: list) -> pd.DataFrame:
+        both = pd.concat([self.by_day.get(d, self.empty) for d in days])
+        if r.level == "agent":
+            return both[(both["workspace_id"] == r.workspace_id) & (both["agent_id"] == r.agent_id)]
+        return both[both["workspace_id"] == r.workspace_id] if r.level == "workspace" else both
+
+    def agent_driver(self, r, day, week_ago) -> tuple:
+        now = self.agent_days.get((r.workspace_id, r.agent_id, day), {})
+        before = self.agent_days.get((r.workspace_id, r.agent_id, week_ago), {})
+        models = sorted(now.keys() | before.keys())
+        v = self.values[r.metric]
+        change = (np.array([v[now[m]] if m in now else 0.0 for m in models], dtype=float)
+                  - np.array([v[before[m]] if m in before else 0.0 for m in models], dtype=float))
+        series_change = float(change.sum())
+        if not len(models):
+            return None, None, np.nan, series_change
+        top = int(np.argmax(change * (1 if r.direction == "above" else -1)))  # the first of equals, as idxmax
+        return r.agent_id, models[top], float(change[top]), series_change
+
+
+def _driver(scopes: _DriverScopes, r, level) -> tuple:
     metric, day, week_ago = r.metric, r.usage_date, r.usage_date - pd.Timedelta(days=7)
-    scope = detail
-    if r.level == "workspace":
-        scope = scope[scope["workspace_id"] == r.workspace_id]
-    elif r.level == "agent":
-        scope = scope[(scope["workspace_id"] == r.workspace_id) & (scope["agent_id"] == r.agent_id)]
-    if metric not in scope.columns:
+    if metric not in scopes.columns:
         return None, None, np.nan, np.nan
-    both = scope[scope["usage_date"].isin([day, week_ago])]
+    if r.level == "agent" and metric in scopes.values:
+        return scopes.agent_driver(r, day, week_ago)
+    both = scopes.rows(r, [day, week_ago])
     by = both.groupby(["agent_id", "model", "usage_date"])[metric].sum().unstack("usage_date")
     by = by.reindex(columns=[week_ago, day], fill_value=0).fillna(0)
     change = by[day] - by[week_ago]
