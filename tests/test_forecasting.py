@@ -195,7 +195,6 @@ def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
     assert set(fresh.accuracy.set_index("series_id").loc[["sparse"], "model"]) == {"recent_bootstrap"}
 
 
-
 def test_selections_read_back_from_duckdb_are_the_ones_stored():
     """Every kind of selection (backtested candidates, a fallback with its backtest, a
     fallback too short for one) stored through DuckDB and read back, rows shuffled: each
@@ -332,7 +331,6 @@ def test_planted_spike_is_found_with_its_driver():
     assert r["size"] > 0 and r["driver_share"] > 0.8
 
 
-
 def _backtest_point(series_id: str, day, actual: float, lower: float, upper: float) -> dict:
     grain, level, ws, agent, metric = series_id.split("|")
     return {"series_id": series_id, "grain": grain, "level": level, "workspace_id": ws, "agent_id": agent,
@@ -427,7 +425,6 @@ def test_already_breached_budget_is_dated_from_actuals_and_month_boundary_respec
     assert row["actual_to_date"] == 0 and row["period_start"] == pd.Timestamp("2026-11-01").date()
     assert row["projected_end_of_period"] == pytest.approx(150.0)  # 30 November days x 5
     assert row["expected_breach_date"] == pd.Timestamp("2026-11-21").date()  # 5 x 21 = 105 > 100
-
 
 
 def test_month_to_date_actuals_are_each_agents_own():
