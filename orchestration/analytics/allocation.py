@@ -5,6 +5,8 @@ import math
 
 import pandas as pd
 
+from orchestration.analytics.frames import rows_by
+
 TIERS = [  # (tier, max cores, max memory MB); GPU work is at least 'performance'
     ("economy", 1.0, 2048),
     ("standard", 2.0, 4096),
@@ -57,7 +59,7 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
     rec = models[models["status"].eq("recommended")] if not models.empty else models
     # each frame split by agent once: a filter per agent and frame cost ~14 s at 2,000 agents
     hist_of, sizing_of, scaling_of, rec_of, per_model_of = (
-        _by_agent(f) for f in (hist, sizing, scaling, rec, per_model))
+        rows_by(f, "agent_id") for f in (hist, sizing, scaling, rec, per_model))
     out = []
     for a in agents.itertuples():
         h = hist_of(a.agent_id)
@@ -105,12 +107,3 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
         })
         out.append(row)
     return pd.DataFrame(out)
-
-
-def _by_agent(frame: pd.DataFrame):
-    """agent_id -> that agent's rows (in frame order, index kept; empty if none), as
-    `frame[frame["agent_id"] == agent_id]` gives them."""
-    if frame.empty or "agent_id" not in frame.columns:
-        return lambda agent_id: frame.iloc[:0]
-    groups = dict(tuple(frame.groupby("agent_id", sort=False)))
-    return lambda agent_id: groups.get(agent_id, frame.iloc[:0])

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from orchestration.analytics.frames import rows_by
+
 LEVELS = (80, 95)
 METRICS = ("tokens", "cpu_core_hours", "gpu_units", "api_calls", "storage_growth_mb")
 DAILY_MODELS = ("seasonal_naive", "ets", "stl_ets")  # "sarimax" is available, ~10x slower
@@ -796,14 +798,13 @@ class _DriverScopes:
     An agent's anomaly (most of them) reads its models' values on the two days from
     `agent_days`: the same sums per (agent, model, day) as a group-by of the agent's rows,
     taken in the group-by's (sorted) model order. A workspace's or the total's (or an
-    agent's metric outside METRICS) reads the two days' rows from `by_day`: row order
+    agent's metric outside METRICS) reads the two days' rows from `day_rows`: row order
     within a day is the detail's, so each sum adds the same values in the same order as a
     filter of the whole detail."""
 
     def __init__(self, detail: pd.DataFrame):
         self.columns = detail.columns
-        self.empty = detail.iloc[:0]
-        self.by_day = {k: g for k, g in detail.groupby("usage_date", sort=False)}
+        self.day_rows = rows_by(detail, "usage_date")
         metrics = [m for m in METRICS if m in detail.columns]
         sums = detail.groupby(["workspace_id", "agent_id", "model", "usage_date"])[metrics].sum()
         self.values = {m: sums[m].to_numpy(dtype=float) for m in metrics}
@@ -812,7 +813,7 @@ class _DriverScopes:
             self.agent_days.setdefault((ws, agent, day), {})[model] = i
 
     def rows(self, r, days: list) -> pd.DataFrame:
-        both = pd.concat([self.by_day.get(d, self.empty) for d in days])
+        both = pd.concat([self.day_rows(d) for d in days])
         if r.level == "agent":
             return both[(both["workspace_id"] == r.workspace_id) & (both["agent_id"] == r.agent_id)]
         return both[both["workspace_id"] == r.workspace_id] if r.level == "workspace" else both
