@@ -132,3 +132,50 @@ def test_the_definitions_load_leaves_the_garbage_collector_as_it_found_it(tmp_pa
         # before, ~600 did). A failed load is only checked for the GC being back on: the
         # module lingers while its exception unwinds, after the GC is on again.
         assert result["collections"] == 0
+
+
+@pytest.mark.parametrize("dbt_dir, loads", [(None, True), ("missing", False)])
+def test_what_the_load_built_is_frozen_and_later_cycles_are_still_collected(tmp_path, dbt_dir, loads):
+    """definitions.py freezes the loaded heap (gc.freeze): no collection walks it again, the
+    interpreter's exit included. The GC must still free reference cycles made afterwards
+    (what a step makes), and a load that fails freezes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if dbt_dir:
+        env["DBT_PROJECT_DIR"] = str(tmp_path / dbt_dir)  # no manifest there: the load raises
+    code = ("import gc, json, weakref\n"
+            "try:\n"
+            "    from orchestration.definitions import defs\n"
+            "    loaded = True\n"
+            "except Exception:\n"
+            "    loaded = False\n"
+            "frozen = gc.get_freeze_count()\n"
+            # gc.get_objects() lists what collections walk (generations 0-2, not the permanent one)
+            "walked = {id(o) for o in gc.get_objects()}\n"
+            "asset = next(iter(defs.assets)) if loaded else None\n"
+            "class Node:\n"
+            "    pass\n"
+            "a, b = Node(), Node()\n"
+            "a.other, b.other = b, a\n"
+            "gone = weakref.ref(a)\n"
+            "del a, b\n"
+            "freed = gc.collect()\n"
+            "print(json.dumps({'loaded': loaded, 'frozen': frozen, 'enabled': gc.isenabled(),\n"
+            "                  'defs_walked': loaded and id(defs) in walked,\n"
+            "                  'asset_walked': loaded and id(asset) in walked,\n"
+            "                  'cycle_freed': gone() is None and freed >= 2}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["loaded"] is loads
+    assert result["enabled"] is True
+    assert result["cycle_freed"] is True
+    if loads:
+        # the ~2,200 modules' objects: far more than the ~270,000 the load itself builds
+        assert result["frozen"] > 270_000
+        assert result["defs_walked"] is False and result["asset_walked"] is False
+    else:
+        assert result["frozen"] == 0
