@@ -91,6 +91,21 @@ def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
+def _python(code: str, dbt_dir=None):
+    """Run code in a fresh interpreter (with DBT_PROJECT_DIR=dbt_dir if given: a folder
+    without a manifest makes the definitions load raise); it must exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if dbt_dir:
+        env["DBT_PROJECT_DIR"] = str(dbt_dir)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 @pytest.mark.parametrize("caller_gc, dbt_dir, loads", [
     ("on", None, True),   # the usual case: a code server, a run or a step process
     ("off", None, True),  # a caller that keeps the GC off itself must find it off
@@ -99,13 +114,6 @@ def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
 def test_the_definitions_load_leaves_the_garbage_collector_as_it_found_it(tmp_path, caller_gc, dbt_dir, loads):
     """The load runs with the cyclic GC off (definitions.py: ~0.2 s of the load); a process
     left without it would never free reference cycles."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    if dbt_dir:
-        env["DBT_PROJECT_DIR"] = str(tmp_path / dbt_dir)  # no manifest there: the load raises
     code = ("import gc, json\n"
             f"{'gc.disable()' if caller_gc == 'off' else ''}\n"
             "import sys\n"
@@ -122,8 +130,7 @@ def test_the_definitions_load_leaves_the_garbage_collector_as_it_found_it(tmp_pa
             "except Exception:\n"
             "    loaded = False\n"
             "print(json.dumps({'enabled': gc.isenabled(), 'loaded': loaded, 'collections': len(during)}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _python(code, tmp_path / dbt_dir if dbt_dir else None)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["loaded"] is loads
     assert result["enabled"] is (caller_gc == "on")
@@ -137,16 +144,9 @@ def test_the_definitions_load_leaves_the_garbage_collector_as_it_found_it(tmp_pa
 @pytest.mark.parametrize("dbt_dir, loads", [(None, True), ("missing", False)])
 def test_the_exit_skips_the_gc_enabled_collection_and_still_frees_cycles(tmp_path, dbt_dir, loads):
     """definitions.py turns the GC off at exit: the full collection the interpreter runs at
-    exit only while the GC is on (the one gc.callbacks sees) is skipped; its finalization
-    still frees reference cycles (a cycle's __del__ runs), and a process that used DuckDB
-    exits without nanobind's leak report. A failed load leaves the exit as it was."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    if dbt_dir:
-        env["DBT_PROJECT_DIR"] = str(tmp_path / dbt_dir)  # no manifest there: the load raises
+    exit only while the GC is on (the one gc.callbacks sees) is skipped; the finalization
+    still frees reference cycles (a cycle's __del__ runs, at exit), and a process that used
+    DuckDB exits without nanobind's leak report. A failed load leaves the exit as it was."""
     code = ("import atexit, gc, os\n"
             "exiting = []\n"
             "atexit.register(exiting.append, True)  # registered first: runs after the load's hook\n"
@@ -155,8 +155,8 @@ def test_the_exit_skips_the_gc_enabled_collection_and_still_frees_cycles(tmp_pat
             "        write(1, b'collection at exit\\n')\n"
             "gc.callbacks.append(seen)\n"
             "class Node:\n"
-            "    def __del__(self, write=os.write):\n"
-            "        write(1, b'cycle freed\\n')\n"
+            "    def __del__(self, write=os.write, exiting=exiting):\n"
+            "        write(1, b'cycle freed at exit\\n' if exiting else b'cycle freed before exit\\n')\n"
             "try:\n"
             "    from orchestration.definitions import defs\n"
             "except Exception:\n"
@@ -166,10 +166,9 @@ def test_the_exit_skips_the_gc_enabled_collection_and_still_frees_cycles(tmp_pat
             "a, b = Node(), Node()\n"
             "a.other, b.other = b, a\n"
             "del a, b\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _python(code, tmp_path / dbt_dir if dbt_dir else None)
     lines = out.stdout.splitlines()
     assert lines[0] == "1"
-    assert lines.count("cycle freed") == 2
+    assert lines.count("cycle freed at exit") == 2
     assert ("collection at exit" in lines) is (not loads)
     assert "leaked" not in out.stderr
