@@ -77,20 +77,6 @@ def test_sensor_launches_one_run_over_the_days_with_new_files_and_then_rests(rep
         assert "notes.txt" not in json.dumps(tags)
 
 
-def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
-    """What only a run needs is imported by the step that needs it: the definitions load
-    (every reload of the code location) imports none of the data libraries or the loader."""
-    import subprocess
-    import sys
-
-    heavy = ["numpy", "pandas", "pyarrow", "statsmodels", "genai_prices", "matplotlib",
-             "orchestration.ingest.loader", "orchestration.ingest.fast_reader", "orchestration.analytics.report"]
-    code = ("import sys, json; from orchestration.definitions import defs; defs.resolve_all_asset_specs(); "
-            f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
-
-
 def _python(code: str, dbt_dir=None):
     """Run code in a fresh interpreter (with DBT_PROJECT_DIR=dbt_dir if given: a folder
     without a manifest makes the definitions load raise); it must exit 0."""
@@ -104,6 +90,17 @@ def _python(code: str, dbt_dir=None):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     return out
+
+
+def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_runs():
+    """What only a run needs is imported by the step that needs it: the definitions load
+    (every reload of the code location) imports none of the data libraries or the loader."""
+    heavy = ["numpy", "pandas", "pyarrow", "statsmodels", "genai_prices", "matplotlib",
+             "orchestration.ingest.loader", "orchestration.ingest.fast_reader", "orchestration.analytics.report"]
+    code = ("import sys, json; from orchestration.definitions import defs; defs.resolve_all_asset_specs(); "
+            f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
+    out = _python(code)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 @pytest.mark.parametrize("caller_gc, dbt_dir, loads", [
