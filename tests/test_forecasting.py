@@ -159,6 +159,24 @@ def test_selection_day_is_the_last_sunday_and_hourly_takes_its_last_hour():
     assert fc.selection_through(idx, fc.ForecastConfig()) == idx[-1]  # reselect every run: all the history
 
 
+def test_a_series_too_young_to_backtest_on_the_selection_day_is_selected_on_all_its_history():
+    """A backtest needs min_train (16) + 2 folds x 7 days = 30 days before the selection day.
+    Saturday 2026-01-10's selection day is Sunday 01-04: a series begun 12-06 has 30 days to
+    it and keeps it; one begun 12-07 has 29, so it is selected on all its 35 days (every run,
+    until a selection day has 30 days behind it), instead of falling back for the week."""
+    cfg = fc.ForecastConfig(reselect_days=7)
+    old_enough = pd.date_range("2025-12-06", "2026-01-10", freq="D")
+    young = pd.date_range("2025-12-07", "2026-01-10", freq="D")
+    assert fc.selection_through(old_enough, cfg) == pd.Timestamp("2026-01-04")
+    assert fc.selection_through(young, cfg) == pd.Timestamp("2026-01-10")
+    # the young series is backtested (not a fallback) and its selection saw all 35 days
+    y = multiplicative(5, 35, 1)[0]
+    y.index = young
+    f = fc.forecast_series(y, fc.ForecastConfig(reselect_days=7, n_paths=200))
+    assert f.selection.fallback == "" and f.selection.through == young[-1]
+    assert f.model in fc.DAILY_MODELS
+
+
 def _long(series: dict[str, pd.Series]) -> pd.DataFrame:
     return pd.concat([pd.DataFrame({"series_id": k, "grain": "daily", "level": "agent", "workspace_id": "w",
                                     "agent_id": k, "metric": "tokens", "ts": y.index, "value": y.to_numpy()})

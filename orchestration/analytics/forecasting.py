@@ -384,14 +384,22 @@ class Selection:
 
 
 def selection_through(index: pd.DatetimeIndex, cfg: ForecastConfig) -> pd.Timestamp:
-    """The last step model selection sees (see ForecastConfig.reselect_days)."""
+    """The last step model selection sees (see ForecastConfig.reselect_days).
+
+    A series too young for a backtest on the history to the grid day, but not on all of
+    it, is selected on all of it (every run, until the grid day's history is long enough):
+    otherwise a new agent with three weeks of usage would fall back to a flat bootstrap
+    for up to a week although its candidates could be compared."""
     last = index[-1]
     if cfg.reselect_days <= 1:
         return last
     day = last.normalize()
     grid_day = day - pd.Timedelta(days=(day - pd.Timestamp("1970-01-04")).days % cfg.reselect_days)
     step = pd.tseries.frequencies.to_offset(cfg.freq)
-    return min(last, grid_day + pd.Timedelta(days=1) - step)
+    through = min(last, grid_day + pd.Timedelta(days=1) - step)
+    if int((index <= through).sum()) < cfg.min_train + cfg.backtest_folds * cfg.backtest_horizon:
+        return last
+    return through
 
 
 def _selection_hash(y: pd.Series, cfg: ForecastConfig) -> str:
