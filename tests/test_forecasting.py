@@ -565,3 +565,46 @@ def test_benchmark_script_runs_on_the_real_series():
     for model in ("m-large", "m-mid", "m-small"):
         assert f"{model} requests/hour" in proc.stdout
     assert "MASE_snaive" in proc.stdout and "cov95_snaive" in proc.stdout
+
+
+def test_sample_cost_forecasts_are_the_metric_forecasts_at_each_agents_unit_prices(sample_db):
+    """The derived cost_usd series, checked by linearity: the mean of Σ paths x price is
+    Σ price x the mean of each metric's paths (the metric series' own `mean`). Unit prices
+    are recomputed here from the marts: cost / quantity over the agent's last 7 days, the
+    fleet's where the agent used none of it."""
+    units = {"tokens": ("total_tokens", "token_cost"), "cpu_core_hours": ("cpu_core_hours", "cpu_cost + memory_cost + network_cost"),
+             "gpu_units": ("gpu_units", "gpu_cost"), "api_calls": ("api_calls", "api_cost"),
+             "storage_growth_mb": ("storage_mb", "storage_cost")}
+    with duckdb.connect(sample_db, read_only=True) as conn:
+        f = conn.execute("select series_id, agent_id, metric, step, mean from analytics.forecasts "
+                         "where grain = 'daily' and level in ('agent', 'total')").df()
+        last = conn.execute("select max(usage_date) from marts.mart_daily_usage").fetchone()[0]
+        recent = conn.execute(f"""
+            with u as (select agent_id, sum(total_tokens) as total_tokens, sum(api_calls) as api_calls,
+                              sum(token_cost) as token_cost, sum(cpu_cost) as cpu_cost, sum(memory_cost) as memory_cost,
+                              sum(network_cost) as network_cost, sum(gpu_cost) as gpu_cost, sum(api_cost) as api_cost,
+                              sum(storage_cost) as storage_cost
+                       from marts.mart_daily_usage where usage_date > date '{last}' - 7 and agent_id is not null group by 1),
+                 r as (select agent_id, sum(cpu_core_seconds) / 3600 as cpu_core_hours,
+                              sum(coalesce(gpu_compute_units, 0)) as gpu_units,
+                              sum(coalesce(persistent_storage_mb, 0)) as storage_mb
+                       from marts.fct_resource_utilization where usage_date > date '{last}' - 7 group by 1)
+            select * from u full join r using (agent_id)""").df().fillna(0).set_index("agent_id").astype(float)
+    means = f.pivot_table(index=["agent_id", "step"], columns="metric", values="mean", aggfunc="sum")
+    cost = f[f["metric"] == "cost_usd"]
+    checked = 0
+    for agent, g in cost[cost["series_id"].str.contains("|agent|", regex=False)].groupby("agent_id"):
+        expected = np.zeros(30)
+        for metric, (qty, money) in units.items():
+            if (agent, 1) not in means.index or pd.isna(means.loc[(agent, 1), metric]):
+                continue  # no forecast of this metric (never used): no cost from it
+            spent = recent.eval(money)
+            q = recent.loc[agent, qty] if agent in recent.index else 0.0
+            price = spent[agent] / q if q > 0 else spent.sum() / recent[qty].sum()
+            expected += price * means.loc[agent, metric].sort_index().to_numpy()
+        np.testing.assert_allclose(g.sort_values("step")["mean"].to_numpy(), expected, rtol=1e-9, atol=1e-12)
+        checked += 1
+    assert checked >= 10
+    total = cost[cost["series_id"] == "daily|total|*|*|cost_usd"].sort_values("step")["mean"].to_numpy()
+    per_agent = cost[cost["agent_id"] != "*"].groupby("step")["mean"].sum().sort_index().to_numpy()
+    np.testing.assert_allclose(total, per_agent, rtol=1e-9)

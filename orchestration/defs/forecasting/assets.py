@@ -187,27 +187,34 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     dates = pd.date_range(as_of + pd.Timedelta(days=1), periods=config.horizon_days, freq="D")
     prices = bp.unit_prices(detail.groupby(["agent_id", "usage_date"], as_index=False).sum(numeric_only=True), as_of)
     agents = series[series["level"] == "agent"][["workspace_id", "agent_id"]].drop_duplicates()
+    # each agent's unit prices looked up, not filtered from the frame per agent (the last row of a
+    # metric wins, as to_dict() of a filter gives)
+    agent_prices: dict[str, dict[str, float]] = {}
+    for agent, metric, price in zip(prices["agent_id"], prices["metric"], prices["usd_per_unit"]):
+        agent_prices.setdefault(agent, {})[metric] = price
     token_paths, cost_by_agent, cost_rows = {}, {}, []
     for a in agents.itertuples():
         metric_paths = {m: daily.paths.get(f"daily|agent|{a.workspace_id}|{a.agent_id}|{m}") for m in fc.METRICS}
         token_paths[a.agent_id] = metric_paths["tokens"]
-        p = prices[prices["agent_id"] == a.agent_id].set_index("metric")["usd_per_unit"].to_dict()
-        cp = bp.cost_paths(metric_paths, p)
+        cp = bp.cost_paths(metric_paths, agent_prices.get(a.agent_id, {}))
         if cp is not None:
             cost_by_agent[a.agent_id] = cp
             cost_rows.append(("agent", a.workspace_id, a.agent_id, cp))
     if cost_by_agent:
         cost_rows.append(("total", "*", "*", sum(cost_by_agent.values())))
-    cost_frames = []
+    # one frame for every cost series, stacked once (a DataFrame per agent and a concat of them
+    # took ~7 s for the 1,000 agents of a 1M-call warehouse)
+    cost_parts = []
     for level, ws, agent, cp in cost_rows:
-        f = pd.DataFrame({"ts": dates, "mean": cp.mean(axis=0), "median": np.median(cp, axis=0)})
+        cols = {"ts": dates.to_numpy(), "mean": cp.mean(axis=0), "median": np.median(cp, axis=0)}
         for level_pct, (lo, hi) in fc.quantile_bounds(cp).items():
-            f[f"lower_{level_pct}"], f[f"upper_{level_pct}"] = lo, hi
-        f = f.assign(series_id=f"daily|{level}|{ws}|{agent}|cost_usd", grain="daily", level=level, workspace_id=ws,
-                     agent_id=agent, metric="cost_usd", step=np.arange(1, len(f) + 1), model="derived",
-                     transform="none", backtest_mase=np.nan, n_obs=np.nan, last_actual_ts=as_of,
-                     method_note="sum of forecast paths x unit prices of the last 7 days")
-        cost_frames.append(f)
+            cols[f"lower_{level_pct}"], cols[f"upper_{level_pct}"] = lo, hi
+        cols.update(series_id=f"daily|{level}|{ws}|{agent}|cost_usd", grain="daily", level=level, workspace_id=ws,
+                    agent_id=agent, metric="cost_usd", step=np.arange(1, len(dates) + 1), model="derived",
+                    transform="none", backtest_mase=np.nan, n_obs=np.nan, last_actual_ts=as_of,
+                    method_note="sum of forecast paths x unit prices of the last 7 days")
+        cost_parts.append(fc.Part(cols, len(dates)))
+    cost_frames = [fc.stack(cost_parts)] if cost_parts else []
 
     forecasts_df = pd.concat([daily.forecasts, hourly.forecasts, *cost_frames], ignore_index=True)
     forecasts_df = forecasts_df[daily.forecasts.columns]
