@@ -147,6 +147,20 @@ def test_mase_and_coverage_arithmetic_by_hand():
     assert fc.mase_scale(np.array([1, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 7]), 7) == pytest.approx(2 / 7)
 
 
+def test_interval_inflation_is_the_rms_of_the_standardised_backtest_errors():
+    # an 80% half-width of 1.2816 is a predictive sd of 1
+    half = np.array([1.2816, 1.2816, 1.2816, 0.0])
+    mean = np.array([10.0, 10.0, 10.0, 10.0])
+    lo, hi = mean - half, mean + half
+    # errors 1 and 2 (z = 1, 2) and a zero-width point, which is left out: sqrt((1 + 4) / 2)
+    assert fc.interval_inflation(np.array([11.0, 8.0, 10.0, 99.0])[[0, 1, 3]], mean[[0, 1, 3]], lo[[0, 1, 3]],
+                                 hi[[0, 1, 3]]) == pytest.approx(math.sqrt(2.5))
+    assert fc.interval_inflation(np.array([15.0, 10.0, 10.0]), mean[:3], lo[:3], hi[:3]) == 2.5  # sqrt(25 / 3), capped
+    assert fc.interval_inflation(np.array([10.5, 10.0, 9.5]), mean[:3], lo[:3], hi[:3]) == 1.0  # never narrowed
+    assert fc.interval_inflation(np.array([50.0]), mean[3:], lo[3:], hi[3:]) == 1.0  # no width anywhere
+    assert fc.interval_inflation(*(np.array([]),) * 4) == 1.0
+
+
 def test_selection_day_is_the_last_sunday_and_hourly_takes_its_last_hour():
     daily = fc.ForecastConfig(reselect_days=7)
     # 2026-01-05 is a Monday: the selection day of 01-05 ... 01-10 is Sunday 01-04, of 01-11 itself

@@ -341,7 +341,7 @@ def score_backtest(bt: pd.DataFrame) -> pd.DataFrame:
 MAX_INFLATION = 2.5
 
 
-def interval_inflation(bt: pd.DataFrame) -> float:
+def interval_inflation(actual: np.ndarray, mean: np.ndarray, lower_80: np.ndarray, upper_80: np.ndarray) -> float:
     """How much wider the model's intervals must be to match its own backtest errors.
 
     Model intervals ignore parameter uncertainty and the optimism of picking the model that
@@ -349,13 +349,7 @@ def interval_inflation(bt: pd.DataFrame) -> float:
     89% coverage for nominal 80% and 95%). Each backtest error is standardised by that
     point's predictive sd (80% half-width / 1.2816); the factor is the root mean square of
     those z-scores, never below 1 (intervals are only widened) and capped at 2.5."""
-    if bt.empty:
-        return 1.0
-    return _inflation(*(bt[c].to_numpy(dtype=float) for c in ("actual", "mean", "lower_80", "upper_80")))
-
-
-def _inflation(actual: np.ndarray, mean: np.ndarray, lower_80: np.ndarray, upper_80: np.ndarray) -> float:
-    """interval_inflation over arrays (a DataFrame per series cost more than the arithmetic)."""
+    # arrays, not the backtest's DataFrame: a filter and four columns per series cost more than the arithmetic
     sd = (upper_80 - lower_80) / (2 * 1.2816)
     ok = sd > 0
     if not ok.any():
@@ -482,7 +476,7 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
             except Exception:
                 continue
             at = bt_model == model
-            factor = _inflation(*(bt[c].to_numpy(dtype=float)[at] for c in ("actual", "mean", "lower_80", "upper_80")))
+            factor = interval_inflation(*(bt[c].to_numpy(dtype=float)[at] for c in ("actual", "mean", "lower_80", "upper_80")))
             paths = widen(paths, factor)
             note = (f"chosen by {cfg.backtest_folds}-fold rolling-origin backtest ({cfg.backtest_horizon} steps each) "
                     f"on MASE{since}; intervals widened x{factor:.2f} to the backtest errors")

@@ -68,9 +68,10 @@ class ForecastSettings(dg.Config):
     n_paths: int = 1000
     # 7 (default): model selection (the backtests, ~80% of a series' cost) on the history to
     # the last Sunday, each run refitting the chosen model on all of it; stored selections
-    # are reused while that history is unchanged, so a daily run backtests only on Mondays
-    # (and where late data changed the selected history). A series too young to backtest
-    # on that history is selected on all of it. 1: select on every run with all the history.
+    # are reused while that history is unchanged, so a daily run backtests once a week (when
+    # its history reaches a new Sunday) and where late data changed the selected history. A
+    # series too young to backtest on that history is selected on all of it. 1: select on
+    # every run with all the history.
     reselect_every_days: int = 7
 
 
