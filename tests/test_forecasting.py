@@ -148,17 +148,18 @@ def test_mase_and_coverage_arithmetic_by_hand():
 
 
 def test_interval_inflation_is_the_rms_of_the_standardised_backtest_errors():
-    # an 80% half-width of 1.2816 is a predictive sd of 1
-    half = np.array([1.2816, 1.2816, 1.2816, 0.0])
-    mean = np.array([10.0, 10.0, 10.0, 10.0])
-    lo, hi = mean - half, mean + half
-    # errors 1 and 2 (z = 1, 2) and a zero-width point, which is left out: sqrt((1 + 4) / 2)
-    assert fc.interval_inflation(np.array([11.0, 8.0, 10.0, 99.0])[[0, 1, 3]], mean[[0, 1, 3]], lo[[0, 1, 3]],
-                                 hi[[0, 1, 3]]) == pytest.approx(math.sqrt(2.5))
-    assert fc.interval_inflation(np.array([15.0, 10.0, 10.0]), mean[:3], lo[:3], hi[:3]) == 2.5  # sqrt(25 / 3), capped
-    assert fc.interval_inflation(np.array([10.5, 10.0, 9.5]), mean[:3], lo[:3], hi[:3]) == 1.0  # never narrowed
-    assert fc.interval_inflation(np.array([50.0]), mean[3:], lo[3:], hi[3:]) == 1.0  # no width anywhere
-    assert fc.interval_inflation(*(np.array([]),) * 4) == 1.0
+    def factor(actual, half_widths):  # forecast mean 10 everywhere; an 80% half-width of 1.2816 is an sd of 1
+        actual, half = np.array(actual, dtype=float), np.array(half_widths, dtype=float)
+        mean = np.full(len(actual), 10.0)
+        return fc.interval_inflation(actual, mean, mean - half, mean + half)
+
+    sd1 = 1.2816
+    # z = 1 and -2; the zero-width point is left out: sqrt((1 + 4) / 2)
+    assert factor([11, 8, 99], [sd1, sd1, 0]) == pytest.approx(math.sqrt(2.5))
+    assert factor([15, 10, 10], [sd1] * 3) == 2.5  # sqrt(25 / 3) = 2.89, capped
+    assert factor([10.5, 10, 9.5], [sd1] * 3) == 1.0  # never narrowed
+    assert factor([50], [0]) == 1.0  # no width anywhere
+    assert factor([], []) == 1.0
 
 
 def test_selection_day_is_the_last_sunday_and_hourly_takes_its_last_hour():
@@ -579,6 +580,21 @@ def test_benchmark_script_runs_on_the_real_series():
     for model in ("m-large", "m-mid", "m-small"):
         assert f"{model} requests/hour" in proc.stdout
     assert "MASE_snaive" in proc.stdout and "cov95_snaive" in proc.stdout
+
+
+def test_reselect_benchmark_runs_and_on_the_30_day_sample_both_modes_agree(sample_db):
+    """benchmarks/forecast_reselect.py on the sample. Its 30 days are too few to backtest on
+    the history to a Sunday (30 days needed), so weekly selection selects on all the history
+    like every-run selection: both rows must score the same forecasts identically."""
+    proc = run([str(BIN / "python"), "benchmarks/forecast_reselect.py", "--duckdb", sample_db,
+                "--series", "12", "--origins", "2", "--workers", "1"])
+    rows = {}
+    for label in ("every run", "weekly (last Sunday)"):
+        line = next(x.strip() for x in proc.stdout.splitlines() if x.strip().startswith(label))
+        rows[label] = line[len(label):].split()[:5]  # forecasts, mean and median MASE, cov80, cov95
+    assert rows["every run"] == rows["weekly (last Sunday)"], proc.stdout
+    assert int(rows["every run"][0]) == 12 * 2
+    assert "weekly / every run" in proc.stdout
 
 
 def test_sample_cost_forecasts_are_the_metric_forecasts_at_each_agents_unit_prices(sample_db):
