@@ -62,8 +62,10 @@ class ForecastConfig:
     seed: int = 0
     freq: str = "D"
     # Model selection (the backtest: most of the cost) sees the history up to the last day
-    # of a grid every `reselect_days` days (counted from Sunday 1970-01-04); the chosen model
-    # is refitted on all of it. 1 = select on every run with all the history.
+    # of a grid every `reselect_days` days (counted from Sunday 1970-01-04), or all of it for
+    # a series too young to backtest on that (selection_through); the chosen model is refitted
+    # on all the history. 1 = select on every run with all the history. The build uses 7
+    # (ForecastSettings.reselect_every_days).
     reselect_days: int = 1
 
     @property
