@@ -583,9 +583,10 @@ def test_benchmark_script_runs_on_the_real_series():
 
 
 def test_reselect_benchmark_runs_and_on_the_30_day_sample_both_modes_agree(sample_db):
-    """benchmarks/forecast_reselect.py on the sample. Its 30 days are too few to backtest on
-    the history to a Sunday (30 days needed), so weekly selection selects on all the history
-    like every-run selection: both rows must score the same forecasts identically."""
+    """benchmarks/forecast_reselect.py runs on the sample. Its origins (the sample's days 22
+    and 23, each with 7 days after it) leave too little history for a backtest in either
+    mode (30 days needed), so both modes fall back alike and must score the same forecasts
+    identically: a check that the two runs see the same series, origins and days."""
     proc = run([str(BIN / "python"), "benchmarks/forecast_reselect.py", "--duckdb", sample_db,
                 "--series", "12", "--origins", "2", "--workers", "1"])
     rows = {}
