@@ -90,10 +90,16 @@ class SeriesForecast:
 
     def columns(self) -> dict[str, np.ndarray]:
         """The forecast frame's columns (ts, mean, median, 80%/95% bounds) as arrays."""
-        out = {"ts": self.index, "mean": self.paths.mean(axis=0), "median": np.median(self.paths, axis=0)}
-        for level, (lo, hi) in quantile_bounds(self.paths).items():
-            out[f"lower_{level}"], out[f"upper_{level}"] = lo, hi
-        return out
+        return path_columns(self.index, self.paths)
+
+
+def path_columns(ts, paths: np.ndarray) -> dict:
+    """A forecast's columns from its simulated paths (rows = paths): ts, mean, median and
+    the 80%/95% bounds per step. Also the derived cost series' (forecasting asset)."""
+    out = {"ts": ts, "mean": paths.mean(axis=0), "median": np.median(paths, axis=0)}
+    for level, (lo, hi) in quantile_bounds(paths).items():
+        out[f"lower_{level}"], out[f"upper_{level}"] = lo, hi
+    return out
 
 
 def quantile_bounds(paths: np.ndarray, levels=LEVELS) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -207,9 +207,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     # took ~7 s for the 1,000 agents of a 1M-call warehouse)
     cost_parts = []
     for level, ws, agent, cp in cost_rows:
-        cols = {"ts": dates.to_numpy(), "mean": cp.mean(axis=0), "median": np.median(cp, axis=0)}
-        for level_pct, (lo, hi) in fc.quantile_bounds(cp).items():
-            cols[f"lower_{level_pct}"], cols[f"upper_{level_pct}"] = lo, hi
+        cols = fc.path_columns(dates.to_numpy(), cp)
         cols.update(series_id=f"daily|{level}|{ws}|{agent}|cost_usd", grain="daily", level=level, workspace_id=ws,
                     agent_id=agent, metric="cost_usd", step=np.arange(1, len(dates) + 1), model="derived",
                     transform="none", backtest_mase=np.nan, n_obs=np.nan, last_actual_ts=as_of,
