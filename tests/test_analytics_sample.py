@@ -87,3 +87,58 @@ def test_the_analysed_columns_give_the_tables_every_column_gives(sample_warehous
     assert set(got) == set(expected)
     for name in expected:
         assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
+
+
+def test_the_analyses_read_the_last_window_days_of_the_facts(sample_warehouse):  # noqa: F811
+    """read_inputs' window: the facts from the N days ending on the latest usage date (the
+    sample runs 2026-10-15..2026-11-13, so 10 days start on 2026-11-04), the agents whole;
+    30 days is the whole 30-day sample. The rows are counted here with their own SQL."""
+    import datetime as dt
+
+    from orchestration.defs.analytics.assets import read_inputs
+
+    facts = {"executions": "fct_resource_utilization", "llm_calls": "fct_llm_calls", "api_calls": "fct_api_calls"}
+    with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+        every, month, ten = (read_inputs(conn, window_days=n) for n in (0, 30, 10))
+
+        def count(sql):
+            return conn.execute(sql).fetchone()[0]
+
+        for name, table in facts.items():
+            assert len(every[name]) == count(f"select count(*) from marts.{table}")
+            assert len(month[name]) == len(every[name])
+            assert len(ten[name]) == count(f"select count(*) from marts.{table} where usage_date >= '2026-11-04'")
+            assert 0 < len(ten[name]) < len(every[name])
+            assert ten[name]["usage_date"].min() == dt.datetime(2026, 11, 4)  # .df() gives DATE as datetime64
+        assert len(ten["gpu_samples"]) == count("select count(*) from marts.fct_gpu_samples where sampled_at >= '2026-11-04'")
+        assert ten["gpu_samples"]["sampled_at"].min() == dt.datetime(2026, 11, 4)
+        assert len(ten["agents"]) == len(every["agents"]) == 20
+
+
+def test_the_asset_analyses_the_configured_window(sample_warehouse, tmp_path):  # noqa: F811
+    """The asset's window comes from its run config (AnalyticsSettings.window_days): on a copy
+    of the sample with 10 days, its tables are the analyses of those 10 days, and the
+    materialization says which window it analysed."""
+    import shutil
+
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+    from pandas.testing import assert_frame_equal
+
+    from orchestration.analytics.report import build_all
+    from orchestration.defs.analytics.assets import analytics_tables, read_inputs
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(sample_warehouse["DUCKDB_PATH"], copy)
+    result = dg.materialize(
+        [analytics_tables], resources={"duckdb": DuckDBResource(database=str(copy))},
+        run_config={"ops": {"analytics_tables": {"config": {"window_days": 10}}}})
+    assert result.success
+    meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("analytics_tables")}
+    assert meta["cost_summary"]["window"].value == "2026-11-04..2026-11-13 (10 days)"
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        expected = build_all(**read_inputs(conn, window_days=10))
+        for name in ("cost_summary", "efficiency_scores", "rightsizing", "findings"):
+            assert_frame_equal(conn.sql(f"select * from analytics.{name}").df(), expected[name],
+                               check_dtype=False, obj=name)
+    assert expected["cost_summary"]["window_days"].iloc[0] == 10

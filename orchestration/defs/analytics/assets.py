@@ -5,6 +5,7 @@ One step computes everything (the logic is in orchestration.analytics, plain fun
 DataFrames) and materializes every table as its own asset.
 """
 
+import datetime as dt
 import time
 
 import dagster as dg
@@ -66,17 +67,42 @@ ANALYSED_COLUMNS = {
 # analyses use them, so their sort finds the frame already sorted)
 FACTS = {"executions": ("fct_resource_utilization", "execution_id"), "llm_calls": ("fct_llm_calls", "call_id"),
          "api_calls": ("fct_api_calls", "requested_at, request_id"), "agents": ("dim_agents", "agent_id")}
+DATED = ("executions", "llm_calls", "api_calls")  # the facts with a usage_date: the window applies to them
 GPU_SAMPLES = ("fct_gpu_samples", "sampled_at, host, gpu_index")  # optional: only once telemetry is ingested
 DEPS = [dg.AssetKey(["marts", table]) for table, _ in FACTS.values()] + [
     dg.AssetKey(["reference", "model_prices"]), dg.AssetKey(["reference", "compute_rate_card"])]
 
 
-def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table])) -> dict:
+class AnalyticsSettings(dg.Config):
+    # The analyses see the last `window_days` days of the marts, ending on the latest usage
+    # date: recommendations rest on the fleet as it runs now (an agent resized two months ago
+    # is not judged on its old peaks), and the step's work stays that of a month as history
+    # grows. Monthly figures are the window's per-day average x 30.4. 0: all the history.
+    window_days: int = 30
+
+
+def window_start(conn, window_days: int):
+    """The first day of the analysed window: `window_days` days ending on the latest usage
+    date in the three facts; None (no filter) for 0 or while the marts are empty."""
+    if window_days <= 0:
+        return None
+    latest = conn.execute(
+        "select max(d) from (" + " union all ".join(
+            f"select max(usage_date) as d from marts.{FACTS[name][0]}" for name in DATED) + ")"
+    ).fetchall()[0][0]
+    return None if latest is None else latest - dt.timedelta(days=window_days - 1)
+
+
+def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table]), window_days: int = 0) -> dict:
     """build_all's frames from the warehouse: each mart's `columns(table)` in its key order (the
-    analysed columns by default), the reference tables whole, gpu_samples None while
-    marts.fct_gpu_samples does not exist. Read in chunks (read_frame): at 10M calls `.df()`
+    analysed columns by default), the facts limited to the last `window_days` days
+    (`window_start`; 0: all), the agents and reference tables whole, gpu_samples None while
+    marts.fct_gpu_samples does not exist. Read through Arrow (read_frame): at 10M calls `.df()`
     ran out of memory."""
-    frames = {name: read_frame(conn, f"select {columns(table)} from marts.{table} order by {order}")
+    start = window_start(conn, window_days)
+    since = "" if start is None else f" where usage_date >= date '{start}'"
+    frames = {name: read_frame(conn, f"select {columns(table)} from marts.{table}"
+                                     f"{since if name in DATED else ''} order by {order}")
               for name, (table, order) in FACTS.items()}
     frames["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
     frames["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
@@ -84,8 +110,9 @@ def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table])) 
     has_gpu = conn.execute(
         f"select count(*) from information_schema.tables where table_schema = 'marts' and table_name = '{table}'"
     ).fetchall()[0][0] > 0
+    gpu_since = "" if start is None else f" where sampled_at >= timestamp '{start}'"
     frames["gpu_samples"] = read_frame(
-        conn, f"select {columns(table)} from marts.{table} order by {order}") if has_gpu else None
+        conn, f"select {columns(table)} from marts.{table}{gpu_since} order by {order}") if has_gpu else None
     return frames
 
 
@@ -95,14 +122,14 @@ def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table])) 
     specs=[dg.AssetSpec(["analytics", name], deps=DEPS, description=desc, group_name="analytics")
            for name, desc in TABLES.items()],
 )
-def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def analytics_tables(context: dg.AssetExecutionContext, config: AnalyticsSettings, duckdb: DuckDBResource):
     # pandas and the analytics modules are imported here, not at module level: definitions load faster
     from orchestration.analytics.findings import markdown_table
     from orchestration.analytics.report import build_all
 
     started = time.monotonic()
     with duckdb.get_connection() as conn:
-        frames = read_inputs(conn)
+        frames = read_inputs(conn, window_days=config.window_days)
     has_gpu = frames["gpu_samples"] is not None
     gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
@@ -120,9 +147,11 @@ def analytics_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             conn.unregister("df")
 
     f = tables["findings"]
+    window = str(tables["cost_summary"]["period"].iloc[0])
     elapsed = round(time.monotonic() - started, 2)
     for name, df in tables.items():
-        meta = {"dagster/row_count": len(df), "table": f"analytics.{name}", "seconds_for_all_tables": elapsed}
+        meta = {"dagster/row_count": len(df), "table": f"analytics.{name}", "window": window,
+                "seconds_for_all_tables": elapsed}
         if name == "findings":
             meta["top_findings"] = dg.MetadataValue.md(markdown_table(
                 f, ["priority", "kind", "subject_id", "monthly_saving_usd", "effort", "evidence"], 10))
