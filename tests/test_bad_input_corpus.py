@@ -181,3 +181,70 @@ def test_raw_exports_reports_overlapping_exports_as_a_warning(tmp_path, monkeypa
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("select source, key, copies from raw.duplicate_keys").fetchall() == [("llm_calls", "c3", 2)]
         assert conn.execute("select count(*) from raw.llm_calls").fetchone() == (5,)
+
+
+def test_a_runs_duplicate_check_covers_the_keys_of_its_days_against_every_stored_copy(tmp_path, monkeypatch):
+    """no_duplicate_keys checks the keys of the run's export days against everything stored
+    (not every stored key again). By hand, on llm_calls files of three days:
+    10-31: a (c1 c2 c3) and b (c3 c4): c3 twice;
+    11-01: c (c5): nothing new, although c3 is still stored twice (raw.duplicate_keys says so);
+    11-02: d (c1 c6): c1, with its copy of 10-31;
+    10-31 again (no new file): c1 and c3, each with a copy on that day."""
+    import shutil
+
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration import settings
+    from orchestration.defs.ingest.assets import raw_exports
+
+    line = (CORPUS / "llm_calls" / "overlap_a_2026-10-31.jsonl").read_text().splitlines()[0]
+    raw = tmp_path / "raw"
+    (raw / "llm_calls").mkdir(parents=True)
+    shutil.copy(CORPUS / "llm_calls" / "overlap_a_2026-10-31.jsonl", raw / "llm_calls" / "a_2026-10-31.jsonl")
+    shutil.copy(CORPUS / "llm_calls" / "overlap_b_2026-11-01.jsonl", raw / "llm_calls" / "b_2026-10-31.jsonl")
+    for name, ids in (("c_2026-11-01.jsonl", ["c5"]), ("d_2026-11-02.jsonl", ["c1", "c6"])):
+        (raw / "llm_calls" / name).write_text(
+            "".join(line.replace('"c1"', f'"{i}"') + "\n" for i in ids))
+    monkeypatch.setattr(settings, "RAW_DATA_DIR", raw)
+    database = tmp_path / "warehouse.duckdb"
+
+    def reported(day):
+        result = dg.materialize(
+            [raw_exports], partition_key=day, selection=[dg.AssetKey(["raw", "llm_calls"])],
+            resources={"duckdb": DuckDBResource(database=str(database))})
+        check = next(e.asset_check_evaluation_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                     and e.asset_check_evaluation_data.check_name == "no_duplicate_keys")
+        assert check.passed == (check.metadata["duplicate_keys"].value == 0)
+        return [(d["key"], d["copies"], d["files"]) for d in check.metadata["examples"].value]
+
+    assert reported("2026-10-31") == [("c3", 2, ["llm_calls/a_2026-10-31.jsonl", "llm_calls/b_2026-10-31.jsonl"])]
+    assert reported("2026-11-01") == []
+    assert reported("2026-11-02") == [("c1", 2, ["llm_calls/a_2026-10-31.jsonl", "llm_calls/d_2026-11-02.jsonl"])]
+    assert [k for k, _, _ in reported("2026-10-31")] == ["c1", "c3"]
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute("select key, copies from raw.duplicate_keys order by key").fetchall() == [("c1", 2), ("c3", 2)]
+
+
+def test_scoped_duplicate_keys_match_a_null_in_a_composite_key(tmp_path):
+    """openai_usage's key has seven columns, some usually NULL: the scoped check must match
+    NULL to NULL as the group-by does. Rows written by hand: k1 (user_id NULL) in f1 on
+    10-01 and f2 on 10-02; k2 in f1 and f3, both 10-01; k3 once, on 10-02."""
+    from datetime import date
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        ensure_raw_schema(conn)
+        rows = [("2026-10-01 00:00", None, "f1", "2026-10-01"), ("2026-10-01 00:00", None, "f2", "2026-10-02"),
+                ("2026-10-01 01:00", "u1", "f1", "2026-10-01"), ("2026-10-01 01:00", "u1", "f3", "2026-10-01"),
+                ("2026-10-01 02:00", "u1", "f2", "2026-10-02")]
+        for bucket, user, file, day in rows:
+            conn.execute("insert into raw.openai_usage (bucket_start, project_id, user_id, model, _source_file, _export_date) "
+                         "values (?::timestamp, 'p', ?, 'gpt-4o', ?, ?::date)", [bucket, user, file, day])
+        every = duplicate_keys(conn, "openai_usage")
+        on_1st = duplicate_keys(conn, "openai_usage", date(2026, 10, 1))
+        on_2nd = duplicate_keys(conn, "openai_usage", date(2026, 10, 2))
+        both = duplicate_keys(conn, "openai_usage", date(2026, 10, 1), date(2026, 10, 2))
+    assert [(n, f) for _, n, f in every] == [(2, ["f1", "f2"]), (2, ["f1", "f3"])]
+    assert on_1st == both == every
+    assert on_2nd == every[:1] and "null" in on_2nd[0][0]

@@ -384,30 +384,45 @@ def conservation_violations(conn, source: str) -> list[tuple]:
 # ---------------------------------------------------------------- duplicates across files
 
 
-def _duplicate_keys_sql(spec: SourceSpec) -> str | None:
+def _duplicate_keys_sql(spec: SourceSpec, scoped: bool = False) -> str | None:
     """One row per key held by more than one stored record of `spec` (within a file a
     repeated key is already a reject, so these are copies in different files: overlapping
-    exports). None for a source without a key to report by."""
+    exports). None for a source without a key to report by. `scoped`: only keys with a copy
+    in a file of export days $since..$until (parameters)."""
     key = spec.duplicate_key
     if not key:
         return None
     shown = " || ' | ' || ".join(f"coalesce(cast({c} as varchar), 'null')" for c in key)
     present = " or ".join(f"{c} is not null" for c in key)  # an all-null key identifies nothing
+    scope = ""
+    if scoped:
+        # a semi join on the scope's keys (null-safe, as group by is): a probe of the stored
+        # keys instead of a group-by over all of them
+        same = " and ".join(f"t.{c} is not distinct from s.{c}" for c in key)
+        scope = (f" semi join (select distinct {', '.join(key)} from {spec.table} "
+                 f"where _export_date between $since and $until) s on {same}")
     return (
         f"select '{spec.name}' as source, {shown} as key, count(*) as copies, "
         f"list(distinct _source_file order by _source_file) as files, "
         f"min(_source_file) as first_file, max(_source_file) as last_file "
-        f"from {spec.table} where {present} group by {', '.join(key)} having count(*) > 1"
+        f"from {spec.table} t{scope} where {present} group by {', '.join(key)} having count(*) > 1"
     )
 
 
-def duplicate_keys(conn, source: str) -> list[tuple[str, int, list[str]]]:
+def duplicate_keys(conn, source: str, since: date | None = None, until: date | None = None
+                   ) -> list[tuple[str, int, list[str]]]:
     """(key, copies, files) for every key of `source` stored more than once, by key.
-    Staging keeps one copy of each (see the intermediate models); this makes them visible."""
-    sql = _duplicate_keys_sql(SOURCES[source])
+    Staging keeps one copy of each (see the intermediate models); this makes them visible.
+
+    since/until: only the keys with a copy in a file of those export days (a run's days).
+    Every duplicate is found by the run that loads its second copy, so a daily run checks
+    its own day's keys against everything stored, not every stored key again (at 10M calls
+    a day with 90 days stored: 19.8 s of the 34 s incremental ingest)."""
+    sql = _duplicate_keys_sql(SOURCES[source], scoped=since is not None)
     if sql is None:
         return []
-    return [(k, n, list(f)) for _, k, n, f, _, _ in conn.execute(f"{sql} order by key").fetchall()]
+    params = {"since": since, "until": until or since} if since is not None else {}
+    return [(k, n, list(f)) for _, k, n, f, _, _ in conn.execute(f"{sql} order by key", params).fetchall()]
 
 
 def ensure_duplicate_keys_view(conn) -> None:

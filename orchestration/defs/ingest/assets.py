@@ -74,9 +74,10 @@ def _files_table(reports: "list[FileLoad]") -> str:
         dg.AssetCheckSpec(
             DUPLICATES_CHECK,
             asset=["raw", spec.name],
-            description=f"No {'/'.join(spec.duplicate_key)} is stored in more than one file (overlapping "
-                        "exports). WARN only: staging keeps one copy; this makes the overlap visible "
-                        "(all of them: view raw.duplicate_keys).",
+            description=f"No {'/'.join(spec.duplicate_key)} of the run's export days is stored in more "
+                        "than one file (overlapping exports), checked against every stored copy; each "
+                        "duplicate is reported by the run that loads its second copy. WARN only: staging "
+                        "keeps one copy; this makes the overlap visible (all of them: view raw.duplicate_keys).",
         )
         for spec in SOURCES.values() if spec.duplicate_key
     ],
@@ -100,7 +101,7 @@ def raw_exports(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             ensure_duplicate_keys_view(conn)
             reports = load_files(conn, spec, files, settings.RAW_DATA_DIR)
             violations = conservation_violations(conn, spec.name)
-            duplicates = duplicate_keys(conn, spec.name)
+            duplicates = duplicate_keys(conn, spec.name, dates[0], dates[-1])
             failed = conn.execute(
                 "select source_file, message from raw.load_log where source = ? and status = 'failed'",
                 [spec.name],
