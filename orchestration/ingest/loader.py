@@ -416,8 +416,8 @@ def duplicate_keys(conn, source: str, since: date | None = None, until: date | N
 
     since/until: only the keys with a copy in a file of those export days (a run's days).
     Every duplicate is found by the run that loads its second copy, so a daily run checks
-    its own day's keys against everything stored, not every stored key again (at 10M calls
-    a day with 90 days stored: 19.8 s of the 34 s incremental ingest)."""
+    its own day's keys against everything stored, not every stored key again (day 91 of
+    the 10M-call benchmark, all sources: the same duplicates in 1.0 s instead of 19.1 s)."""
     sql = _duplicate_keys_sql(SOURCES[source], scoped=since is not None)
     if sql is None:
         return []
