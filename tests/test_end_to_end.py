@@ -63,6 +63,22 @@ def test_build_populates_every_mart_and_keeps_every_row(built):
         assert count("marts.mart_token_budget_tracking") == agents * days
 
 
+def test_the_build_prints_every_raw_and_marts_table_with_its_rows_and_no_view(built):
+    """The summary `warehouse build` prints: one line per raw/marts table with its row count,
+    counted here; views (raw.duplicate_keys, whose count groups every stored key) are not
+    counted."""
+    import re
+
+    _, env, stdout = built
+    printed = {m[1]: int(m[2].replace(",", "")) for m in re.finditer(r"^  ((?:raw|marts)\.\w+) +([\d,]+) rows$", stdout, re.M)}
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
+        kinds = dict(conn.execute("select table_schema || '.' || table_name, table_type from information_schema.tables "
+                                  "where table_schema in ('raw', 'marts')").fetchall())
+        expected = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t, k in kinds.items() if k == "BASE TABLE"}
+    assert kinds["raw.duplicate_keys"] == "VIEW" and "raw.duplicate_keys" not in printed
+    assert printed == expected and printed["marts.fct_llm_calls"] > 0
+
+
 def test_money_reconciles_with_the_raw_exports(built):
     _, env, _ = built
     api_cost = sum(D(r["cost_usd"]) for p in (SAMPLE / "api_calls").glob("*.csv") for r in csv.DictReader(p.open()))
