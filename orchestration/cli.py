@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.publishing import table_rows
+
 
 def export_days() -> list[date]:
     from orchestration import settings
@@ -33,14 +35,8 @@ def export_days() -> list[date]:
 
 
 def mart_row_counts(database: str) -> dict[str, int]:
-    """Rows of every raw and marts table. Tables only: counting a view runs its query (the
-    view raw.duplicate_keys groups every stored key: 11.4 s at 10M calls a day)."""
     with duckdb.connect(database, read_only=True) as conn:
-        tables = conn.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema in ('raw', 'marts') and table_type = 'BASE TABLE' order by 1"
-        ).fetchall()
-        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+        return table_rows(conn, ("raw", "marts"))
 
 
 def build(start: str | None, end: str | None) -> int:

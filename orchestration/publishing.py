@@ -47,11 +47,13 @@ def stale_temp_files(target: Path) -> list[Path]:
     return sorted(target.parent.glob(f".{target.name}.*.tmp"))
 
 
-def _table_rows(conn) -> dict[str, int]:
+def table_rows(conn, schemas=PUBLISHED_SCHEMAS) -> dict[str, int]:
+    """Rows of every table in `schemas`. Tables only: counting a view runs its query (the
+    view raw.duplicate_keys groups every stored key: 11.4 s at 10M calls a day)."""
     tables = conn.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_type = 'BASE TABLE' and table_schema in ? order by 1",
-        [list(PUBLISHED_SCHEMAS)],
+        [list(schemas)],
     ).fetchall()
     return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
 
@@ -89,7 +91,7 @@ def publish(conn, source: Path, target: Path, run_id: str, now: datetime | None 
     temp = _temp_name(target, run_id)
     try:
         conn.execute("checkpoint")  # every committed change in the main file, WAL empty
-        source_rows = _table_rows(conn)
+        source_rows = table_rows(conn)
         shutil.copyfile(source, temp)
         with duckdb.connect(str(temp)) as copy:
             copy.execute("create schema if not exists meta")
@@ -100,7 +102,7 @@ def publish(conn, source: Path, target: Path, run_id: str, now: datetime | None 
             )
             copy.execute("create or replace table meta.published_tables (table_name varchar, row_count bigint)")
             copy.executemany("insert into meta.published_tables values (?, ?)", sorted(source_rows.items()))
-            copied_rows = {t: n for t, n in _table_rows(copy).items() if not t.startswith("meta.")}
+            copied_rows = {t: n for t, n in table_rows(copy).items() if not t.startswith("meta.")}
             copy.execute("checkpoint")
         if copied_rows != source_rows:
             missing = sorted(set(source_rows.items()) ^ set(copied_rows.items()))[:10]
