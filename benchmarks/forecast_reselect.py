@@ -8,10 +8,12 @@ still have 7 days after them, every sampled series is cut at that day and foreca
 the daily build does (`forecast_many`, one process per core, horizon 30, 1,000 paths, the
 previous day's stored selections offered for reuse), once with `reselect_days=1` (select
 on all the history every run) and once with `reselect_days=7` (select on the history to
-the last Sunday, reuse that choice all week, refit the chosen model every run). The next 7
+the last Sunday, reuse that choice all week, refit the chosen model every run), and once
+weekly with the chosen model's parameters kept too (`keep_params`: fitted on the history to
+the Sunday, every run filtering all the history through them). The next 7
 days are scored: MASE of the median (scaled by the in-sample seasonal-naive MAE, m = 7)
 and the share inside the 80% / 95% intervals. Printed: per mode the mean and median MASE,
-the coverages, the seconds per day and the ratio weekly / every run.
+the coverages, the seconds per day and the ratios weekly / every run and kept / weekly.
 """
 
 import argparse
@@ -41,8 +43,9 @@ def sample_series(path: str, n: int, seed: int) -> pd.DataFrame:
     return series[series["series_id"].isin(keep)].reset_index(drop=True)
 
 
-def run(series: pd.DataFrame, origins: list, reselect: int, workers: int) -> tuple[pd.DataFrame, list[float]]:
-    cfg = fc.ForecastConfig(reselect_days=reselect, seed=0)
+def run(series: pd.DataFrame, origins: list, reselect: int, workers: int,
+        keep_params: bool = False) -> tuple[pd.DataFrame, list[float]]:
+    cfg = fc.ForecastConfig(reselect_days=reselect, keep_params=keep_params, seed=0)
     actual = series.set_index(["series_id", "ts"])["value"]
     selections, scores, seconds = {}, [], []
     for origin in origins:
@@ -78,18 +81,20 @@ def main(argv=None) -> int:
     origins = list(pd.date_range(end=last - pd.Timedelta(days=HOLDOUT), periods=args.origins, freq="D"))
     print(f"{series['series_id'].nunique()} series of {args.duckdb}, origins {origins[0]:%Y-%m-%d} .. "
           f"{origins[-1]:%Y-%m-%d} ({len(origins)} days), each scored on the next {HOLDOUT} days\n")
+    modes = {"every run": (1, False), "weekly (last Sunday)": (7, False), "weekly, parameters kept": (7, True)}
     rows, per_day = [], {}
-    for reselect in (1, 7):
-        scores, seconds = run(series, origins, reselect, args.workers)
-        # the first day has nothing stored to reuse in either mode: the steady state is the rest
-        per_day[reselect] = float(np.mean(seconds[1:])) if len(seconds) > 1 else seconds[0]
-        rows.append({"selection": "every run" if reselect == 1 else "weekly (last Sunday)",
-                     "forecasts": len(scores), "mean MASE": scores["mase"].mean(),
+    for label, (reselect, keep_params) in modes.items():
+        scores, seconds = run(series, origins, reselect, args.workers, keep_params)
+        # the first day has nothing stored to reuse in any mode: the steady state is the rest
+        per_day[label] = float(np.mean(seconds[1:])) if len(seconds) > 1 else seconds[0]
+        rows.append({"selection": label, "forecasts": len(scores), "mean MASE": scores["mase"].mean(),
                      "median MASE": scores["mase"].median(), "cov80": scores["cov80"].mean(),
-                     "cov95": scores["cov95"].mean(), "s/day (first)": seconds[0], "s/day (rest)": per_day[reselect]})
+                     "cov95": scores["cov95"].mean(), "s/day (first)": seconds[0], "s/day (rest)": per_day[label]})
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\nweekly / every run, seconds per day after the first: {per_day[7] / per_day[1]:.3f}")
+    print("\nseconds per day after the first:")
+    print(f"weekly / every run: {per_day['weekly (last Sunday)'] / per_day['every run']:.3f}")
+    print(f"weekly with parameters kept / weekly: {per_day['weekly, parameters kept'] / per_day['weekly (last Sunday)']:.3f}")
     return 0
 
 

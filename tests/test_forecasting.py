@@ -198,11 +198,13 @@ def _long(series: dict[str, pd.Series]) -> pd.DataFrame:
                       for k, y in series.items()], ignore_index=True)
 
 
-def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
+@pytest.mark.parametrize("keep_params", [False, True])
+def test_a_stored_selection_gives_the_same_forecast_as_selecting_again(keep_params, monkeypatch):
     """Day N is forecast and its selections stored (through DuckDB, as the asset does). On day
     N+1, reusing them must give exactly what selecting from scratch gives, while only the
-    series whose history up to the selection day is unchanged reuse theirs."""
-    cfg = fc.ForecastConfig(horizon=14, reselect_days=7, n_paths=300)
+    series whose history up to the selection day is unchanged reuse theirs. With kept
+    parameters, those stored on day N come back to the bit."""
+    cfg = fc.ForecastConfig(horizon=14, reselect_days=7, n_paths=300, keep_params=keep_params)
     full = {f"a{i}": multiplicative(i, 68, 1)[0] for i in range(3)}
     full["sparse"] = full["a0"].where(np.arange(68) % 3 == 0, 0.0)  # a fallback series
     day_n = {k: y.iloc[:-1] for k, y in full.items()}  # day N+1 is a Friday: the same selection day
@@ -215,9 +217,15 @@ def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
     late["a2"] = full["a2"].copy()
     late["a2"].iloc[30] *= 2  # late data inside the selected history: a2 must select again
 
+    fits = []  # the parameters fitted (kept parameters that are reused are not fitted again)
+    fit_params = fc.fit_params
+    monkeypatch.setattr(fc, "fit_params", lambda *a: fits.append(a[1]) or fit_params(*a))
     reused = fc.forecast_many(_long(late), cfg, selections=stored)
+    fits_reused = len(fits)
     fresh = fc.forecast_many(_long(late), cfg)
     assert reused.selections_reused == 3 and fresh.selections_reused == 0  # a0, a1, sparse
+    # kept: a2's model fitted again (selected again); a0, a1 and a2 in the fresh run
+    assert (fits_reused, len(fits)) == ((1, 4) if keep_params else (0, 0))
     for a, b in [(reused.forecasts, fresh.forecasts), (reused.accuracy, fresh.accuracy),
                  (reused.backtests, fresh.backtests), (reused.selections, fresh.selections)]:
         pd.testing.assert_frame_equal(a, b, check_dtype=False)
@@ -226,6 +234,67 @@ def test_a_stored_selection_gives_the_same_forecast_as_selecting_again():
     assert (fresh.selections["selected_through"] == pd.Timestamp("2026-03-08")).all()
     assert (fresh.forecasts.groupby("series_id")["last_actual_ts"].first() == full["a0"].index[-1]).all()
     assert set(fresh.accuracy.set_index("series_id").loc[["sparse"], "model"]) == {"recent_bootstrap"}
+    kept = fresh.selections.drop_duplicates("series_id").set_index("series_id")["params"]
+    chosen = fresh.accuracy.set_index("series_id")["model"]
+    if not keep_params:
+        assert (kept == "").all()
+        return
+    # a fallback keeps nothing; a chosen ETS model keeps its parameters, the ones day N stored
+    assert kept["sparse"] == "" and {chosen["a0"], chosen["a1"]} <= {"ets", "stl_ets"}
+    for k in ("a0", "a1"):
+        assert stored[k].params is not None and stored[k].params[0] == chosen[k]
+        assert kept[k] == fc.selection_columns(k, stored[k]).columns["params"]
+
+
+def test_kept_parameters_are_the_fit_on_the_selected_history_and_filter_all_of_it():
+    """keep_params: the chosen ETS model's parameters are statsmodels' own fit on the history
+    to the selection day (Sunday 03-08 for Thursday 03-12), and the forecast is that model
+    filtered over all the history with them (ETSModel.smooth), simulated with the series'
+    stream, capped, back-transformed and widened as any forecast. Rebuilt here from
+    statsmodels directly; it differs from refitting on all the history."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    y = multiplicative(21, 67, 1)[0]
+    assert y.index[-1] == pd.Timestamp("2026-03-12")
+    cfg = fc.ForecastConfig(horizon=10, reselect_days=7, n_paths=400, models=("seasonal_naive", "ets"),
+                            keep_params=True)
+    f = fc.forecast_series(y, cfg)
+    assert f.model == "ets" and f.selection.through == pd.Timestamp("2026-03-08")
+    kwargs = dict(error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
+                  initialization_method="heuristic")
+    z = np.log(y.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = ETSModel(np.log(y[:"2026-03-08"].to_numpy()), **kwargs).fit(disp=False, maxiter=200).params
+        smoothed = ETSModel(z, **kwargs).smooth(params)
+    assert f.selection.params == ("ets", "log", tuple(params))
+    stream = np.random.default_rng([cfg.seed, 1])  # the forecast's own stream (_forecast_series)
+    sim = np.asarray(smoothed.simulate(10, repetitions=400, anchor="end",
+                                       rng=np.random.default_rng(int(stream.integers(2**31))))).reshape(10, 400).T
+    expected = fc.widen(np.exp(np.minimum(sim, np.log(y.max()) + np.log(5))), f.interval_factor)
+    np.testing.assert_allclose(f.paths, expected, rtol=1e-12)
+    refit = fc.forecast_series(y, fc.ForecastConfig(horizon=10, reselect_days=7, n_paths=400,
+                                                    models=("seasonal_naive", "ets")))
+    assert refit.model == "ets" and refit.selection.params is None
+    assert not np.allclose(refit.paths, f.paths)
+
+
+def test_kept_parameters_are_fitted_again_when_the_transform_changes():
+    """Parameters kept on the log scale do not fit a series that has since had a zero day
+    (modelled as is): they are fitted again on the selected history, unlogged, and replace
+    the stored ones."""
+    y = multiplicative(22, 67, 1)[0]
+    cfg = fc.ForecastConfig(horizon=7, reselect_days=7, n_paths=200, models=("seasonal_naive", "ets"),
+                            keep_params=True)
+    f = fc.forecast_series(y, cfg)
+    assert f.selection.params[:2] == ("ets", "log")
+    y0 = y.copy()
+    y0.iloc[-1] = 0.0  # Thursday, after the selection day: the selected history is unchanged
+    sel, params = fc.kept_params(f.selection, "ets", y0.to_numpy(), y[:"2026-03-08"].to_numpy(), cfg)
+    assert sel.params == ("ets", "none", params)
+    assert params == fc.fit_params(y[:"2026-03-08"].to_numpy(), "ets", 7, "none") != f.selection.params[2]
+    again = fc.forecast_series(y0, cfg, cached=f.selection)
+    assert again.selection_reused and again.transform == "none" and again.selection.params == sel.params
 
 
 def test_selections_read_back_from_duckdb_are_the_ones_stored():

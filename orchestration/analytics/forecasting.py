@@ -36,8 +36,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,11 @@ class ForecastConfig:
     # on all the history. 1 = select on every run with all the history. The build uses 7
     # (ForecastSettings.reselect_every_days).
     reselect_days: int = 1
+    # With reselect_days > 1: the chosen model's parameters are fitted on the history the
+    # selection saw and kept with it, each run filtering all the history through them (a
+    # fit is ~half of what is left of a series once its selection is reused). False: each
+    # run fits the chosen model's parameters on all the history.
+    keep_params: bool = False
 
     @property
     def min_train(self) -> int:
@@ -84,6 +90,7 @@ class SeriesForecast:
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model: mase, coverage
     interval_factor: float = 1.0
     selection: "Selection | None" = None
+    selection_reused: bool = False  # the stored selection passed in was used
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.columns())
@@ -199,29 +206,47 @@ def _ets_model():
     return Model
 
 
-def _simulate_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarray:
-    ETSModel = _ets_model()
+def _ets_results(model, params):
+    """The model fitted, or filtered through given parameters (ETSModel.smooth: what fit()
+    itself returns at its optimum, so a fit and a smooth with its parameters are the same)."""
+    return model.fit(disp=False, maxiter=200) if params is None else model.smooth(np.asarray(params, dtype=float))
+
+
+def _ets(z: np.ndarray, m: int):
     # Heuristic initial states (Hyndman et al.: from the first cycles) instead of estimating
-    # them: ~15x faster, and with two or more seasons of data as accurate.
-    res = ETSModel(z, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=m,
-                   initialization_method="heuristic").fit(disp=False, maxiter=200)
+    # them: ~15x faster, and with two or more seasons of data as accurate. They are not
+    # parameters: kept parameters meet the initial states of the history they filter.
+    return _ets_model()(z, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=m,
+                        initialization_method="heuristic")
+
+
+def _stl_ets(z: np.ndarray, m: int):
+    """The seasonal component (robust STL) and ETS(A,Ad,N) on the seasonally adjusted series."""
+    from statsmodels.tsa.seasonal import STL
+
+    seasonal = STL(z, period=m, robust=True).fit().seasonal
+    return seasonal, _ets_model()(z - seasonal, error="add", trend="add", damped_trend=True,
+                                  initialization_method="heuristic")
+
+
+def _simulate_ets(z: np.ndarray, m: int, horizon: int, n: int, rng, params=None) -> np.ndarray:
+    res = _ets_results(_ets(z, m), params)
     sim = res.simulate(horizon, repetitions=n, anchor="end", rng=np.random.default_rng(int(rng.integers(2**31))))
     return np.asarray(sim).reshape(horizon, n).T
 
 
-def _simulate_stl_ets(z: np.ndarray, m: int, horizon: int, n: int, rng) -> np.ndarray:
+def _simulate_stl_ets(z: np.ndarray, m: int, horizon: int, n: int, rng, params=None) -> np.ndarray:
     """STL decomposition (robust), ETS(A,Ad,N) on the seasonally adjusted series, the last
     seasonal cycle added back."""
-    from statsmodels.tsa.seasonal import STL
-
-    ETSModel = _ets_model()
-
-    seasonal = STL(z, period=m, robust=True).fit().seasonal
-    res = ETSModel(z - seasonal, error="add", trend="add", damped_trend=True,
-                   initialization_method="heuristic").fit(disp=False, maxiter=200)
+    seasonal, model = _stl_ets(z, m)
+    res = _ets_results(model, params)
     sim = np.asarray(res.simulate(horizon, repetitions=n, anchor="end",
                                   rng=np.random.default_rng(int(rng.integers(2**31))))).reshape(horizon, n).T
     return sim + seasonal[-m:][np.arange(horizon) % m][None, :]
+
+
+# the models whose parameters can be kept (fit_params); the others have none or are refitted
+_PARAM_MODELS = {"ets": lambda z, m: _ets(z, m), "stl_ets": lambda z, m: _stl_ets(z, m)[1]}
 
 
 def _simulate_sarimax(z: np.ndarray, m: int, horizon: int, n: int, rng, marginal_only: bool = False) -> np.ndarray:
@@ -247,21 +272,45 @@ _SIMULATORS = {"seasonal_naive": _simulate_seasonal_naive, "ets": _simulate_ets,
                "sarimax": _simulate_sarimax}
 
 
+def transform_of(y: np.ndarray) -> str:
+    """'log' for a strictly positive series, else 'none' (see the module docstring)."""
+    return "log" if bool(np.all(np.asarray(y, dtype=float) > 0)) else "none"
+
+
+def fit_params(y: np.ndarray, model: str, season: int, transform: str) -> tuple[float, ...] | None:
+    """The parameters of `model` fitted on y under `transform`, or None for a model without
+    any to keep (seasonal naive, the fallbacks) or not kept (SARIMAX)."""
+    if model not in _PARAM_MODELS:
+        return None
+    y = np.asarray(y, dtype=float)
+    z = np.log(y) if transform == "log" else y
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        params = np.asarray(_PARAM_MODELS[model](z, season).fit(disp=False, maxiter=200).params, dtype=float)
+    if not np.all(np.isfinite(params)):
+        raise FloatingPointError(f"{model} fitted non-finite parameters")
+    return tuple(float(v) for v in params)
+
+
 def simulate_paths(y: np.ndarray, model: str, horizon: int, season: int, n_paths: int, rng,
-                   marginal_only: bool = False) -> tuple[np.ndarray, str]:
+                   marginal_only: bool = False, params: tuple[float, ...] | None = None) -> tuple[np.ndarray, str]:
     """Future paths (n_paths x horizon, original scale) of one model fitted on y.
-    marginal_only: only each step's distribution matters (backtests), not the joint one."""
+    marginal_only: only each step's distribution matters (backtests), not the joint one.
+    params: fit_params of an ETS model (fitted on y's transform): y is filtered through
+    them instead of fitted."""
     y = np.asarray(y, dtype=float)
     if model == "zero":
         return np.zeros((n_paths, horizon)), "none"
     if model == "recent_bootstrap":
         return _simulate_recent_bootstrap(y, season, horizon, n_paths, rng), "none"
-    use_log = bool(np.all(y > 0))
+    use_log = transform_of(y) == "log"
     z = np.log(y) if use_log else y
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if model == "sarimax":
             sim = _simulate_sarimax(z, season, horizon, n_paths, rng, marginal_only)
+        elif params is not None:
+            sim = _SIMULATORS[model](z, season, horizon, n_paths, rng, params)
         else:
             sim = _SIMULATORS[model](z, season, horizon, n_paths, rng)
     if not np.all(np.isfinite(sim)):
@@ -390,6 +439,9 @@ class Selection:
     input_hash: str
     fallback: str  # "" = chosen by backtest
     backtest: pd.DataFrame
+    # (model, transform, parameters) fitted on the same history, kept when cfg.keep_params
+    # (see kept_params); None until a run keeps some
+    params: tuple | None = None
 
 
 def selection_through(index: pd.DatetimeIndex, cfg: ForecastConfig) -> pd.Timestamp:
@@ -466,10 +518,12 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
                               future, paths)
 
     y_sel = y[y.index <= selection_through(y.index, cfg)]
-    sel = cached if cached is not None and cached.input_hash == _selection_hash(y_sel, cfg) else select_model(y_sel, cfg)
+    reused = cached is not None and cached.input_hash == _selection_hash(y_sel, cfg)
+    sel = cached if reused else select_model(y_sel, cfg)
     bt = sel.backtest
     # NaT: the series began after the selection day (nothing to select on: it falls back)
     since = "" if pd.isna(sel.through) or sel.through == last else f" (selected on the history to {sel.through:%Y-%m-%d %H:%M})"
+    keep = cfg.keep_params and bool(since)
     reason = sel.fallback
     if not reason:
         scores = score_backtest(bt)
@@ -480,21 +534,39 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
         bt_model = bt["model"].to_numpy()
         for model, _ in ranked:
             try:
-                paths, transform = simulate_paths(values, model, cfg.horizon, cfg.season, cfg.n_paths, rng)
+                params = None
+                if keep:
+                    sel, params = kept_params(sel, model, values, y_sel.to_numpy(), cfg)
+                paths, transform = simulate_paths(values, model, cfg.horizon, cfg.season, cfg.n_paths, rng, params=params)
             except Exception:
                 continue
             at = bt_model == model
             factor = interval_inflation(*(bt[c].to_numpy(dtype=float)[at] for c in ("actual", "mean", "lower_80", "upper_80")))
             paths = widen(paths, factor)
+            kept = "; parameters fitted on that history, all of it filtered through them" if params is not None else ""
             note = (f"chosen by {cfg.backtest_folds}-fold rolling-origin backtest ({cfg.backtest_horizon} steps each) "
-                    f"on MASE{since}; intervals widened x{factor:.2f} to the backtest errors")
-            return SeriesForecast(model, transform, note, future, paths, bt, scores, factor, sel)
+                    f"on MASE{since}{kept}; intervals widened x{factor:.2f} to the backtest errors")
+            return SeriesForecast(model, transform, note, future, paths, bt, scores, factor, sel, reused)
         reason, bt = "no candidate model could be fitted to the whole history", pd.DataFrame()
     paths, transform = simulate_paths(values, "recent_bootstrap", cfg.horizon, cfg.season, cfg.n_paths, rng)
     return SeriesForecast("recent_bootstrap", transform,
                           f"fallback: {reason}{since}; values drawn from the last {min(n, 2 * cfg.season)} observations "
                           "(flat level, observed spread, no trend or seasonality)",
-                          future, paths, bt, score_backtest(bt), 1.0, sel)
+                          future, paths, bt, score_backtest(bt), 1.0, sel, reused)
+
+
+def kept_params(sel: Selection, model: str, y: np.ndarray, y_sel: np.ndarray,
+                cfg: ForecastConfig) -> tuple[Selection, tuple[float, ...] | None]:
+    """The parameters of `model` for forecasting y, kept with its selection: those stored
+    with it, or fitted now on the history it saw (y_sel) under y's transform and stored.
+    Either way they are fit_params(y_sel, model, season, transform_of(y)), so a stored
+    selection gives the forecast a fresh one gives. A transform that changed since (a zero
+    after the selection day) fits them again under the new one."""
+    transform = transform_of(y)
+    if sel.params is not None and tuple(sel.params[:2]) == (model, transform):
+        return sel, sel.params[2]
+    params = fit_params(y_sel, model, cfg.season, transform)
+    return replace(sel, params=(model, transform, params) if params is not None else None), params
 
 
 # ---------------------------------------------------------------- many series
@@ -598,7 +670,7 @@ MIN_SERIES_FOR_POOL = 200
 
 BACKTEST_COLUMNS = ["model", "fold", "step", "pos", "actual", "mean", "median", "scale",
                     "lower_80", "upper_80", "lower_95", "upper_95", "ts"]
-SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", "row", *BACKTEST_COLUMNS]
+SELECTION_COLUMNS = ["series_id", "selected_through", "input_hash", "fallback", "params", "row", *BACKTEST_COLUMNS]
 
 
 @dataclass
@@ -664,8 +736,11 @@ def _stack_column(values: list, lengths: np.ndarray):
 def selection_columns(series_id: str, sel: Selection) -> Part:
     """A selection as rows (one per backtest point; one row without a model if it has none)."""
     bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
+    # kept parameters as JSON (floats round-trip exactly); "" without any
+    params = "" if sel.params is None else json.dumps({"model": sel.params[0], "transform": sel.params[1],
+                                                       "values": list(sel.params[2])})
     cols = {"series_id": series_id, "selected_through": sel.through, "input_hash": sel.input_hash,
-            "fallback": sel.fallback, "row": np.arange(len(bt))}
+            "fallback": sel.fallback, "params": params, "row": np.arange(len(bt))}
     cols.update({c: (bt[c].to_numpy() if c in bt else np.nan) for c in BACKTEST_COLUMNS})
     return Part(cols, len(bt))
 
@@ -685,12 +760,16 @@ def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
     points = points[BACKTEST_COLUMNS].astype(
         {"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[ns]"}).reset_index(drop=True)
     spans = {bounds[a]: (a, b) for a, b in zip(starts, ends)}
+    # a table stored before parameters were kept has no params column
+    kept = firsts["params"] if "params" in firsts else [None] * len(firsts)
     out = {}
-    for series_id, through, input_hash, fallback in zip(firsts["series_id"], firsts["selected_through"],
-                                                        firsts["input_hash"], firsts["fallback"]):
+    for series_id, through, input_hash, fallback, params in zip(firsts["series_id"], firsts["selected_through"],
+                                                                firsts["input_hash"], firsts["fallback"], kept):
         span = spans.get(series_id)
         bt = points.iloc[span[0]:span[1]].reset_index(drop=True) if span else pd.DataFrame()
-        out[series_id] = Selection(pd.Timestamp(through), str(input_hash), str(fallback), bt)
+        p = json.loads(params) if isinstance(params, str) and params else None
+        out[series_id] = Selection(pd.Timestamp(through), str(input_hash), str(fallback), bt,
+                                   (p["model"], p["transform"], tuple(p["values"])) if p else None)
     return out
 
 
@@ -732,7 +811,7 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
         b = Part({**b, **meta}, int(keep.sum()))
     sel = fc.selection
     rows = selection_columns(meta["series_id"], sel) if sel is not None else None
-    return frame, accuracy, b, fc.paths, rows, sel is not None and sel is cached
+    return frame, accuracy, b, fc.paths, rows, fc.selection_reused
 
 
 def _forecast_chunk(items: list[tuple], cfg: ForecastConfig) -> list:

@@ -73,6 +73,11 @@ class ForecastSettings(dg.Config):
     # series too young to backtest on that history is selected on all of it. 1: select on
     # every run with all the history.
     reselect_every_days: int = 7
+    # True (default): the chosen model's parameters are fitted on that same history to the
+    # Sunday and kept with the selection; each run filters all the history through them
+    # instead of fitting again (~40% of a reused series' remaining cost; as accurate on the
+    # 1M benchmark warehouse, benchmarks/forecast_reselect.py). False: refit every run.
+    keep_params: bool = True
 
 
 def fan_chart_png(history: "pd.Series", forecast: "pd.DataFrame", title: str) -> str:
@@ -170,7 +175,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     as_of = pd.Timestamp(detail["usage_date"].max())
     daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
                                   backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D",
-                                  reselect_days=config.reselect_every_days)
+                                  reselect_days=config.reselect_every_days, keep_params=config.keep_params)
     series = fc.build_daily_series(detail, as_of)
     daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS, selections=selections)
 
@@ -179,7 +184,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
         hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
                                        backtest_folds=config.backtest_folds, backtest_horizon=24,
                                        n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h",
-                                       reselect_days=config.reselect_every_days)
+                                       reselect_days=config.reselect_every_days, keep_params=config.keep_params)
         hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS, selections=selections)
     else:
         hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
@@ -275,6 +280,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
         metadata={"dagster/row_count": len(selection_df),
                   "series": int(selection_df["series_id"].nunique()),
                   "reused": daily.selections_reused + hourly.selections_reused,
+                  "parameters_kept": int((selection_df.drop_duplicates("series_id")["params"] != "").sum()),
                   "selected_through": str(selection_df["selected_through"].max()) if len(selection_df) else None},
     )
     likely = projections_df[projections_df["p_breach"] >= 0.5] if len(projections_df) else projections_df
