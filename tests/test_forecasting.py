@@ -651,20 +651,20 @@ def test_benchmark_script_runs_on_the_real_series():
     assert "MASE_snaive" in proc.stdout and "cov95_snaive" in proc.stdout
 
 
-def test_reselect_benchmark_runs_and_on_the_30_day_sample_both_modes_agree(sample_db):
+def test_reselect_benchmark_runs_and_on_the_30_day_sample_all_modes_agree(sample_db):
     """benchmarks/forecast_reselect.py runs on the sample. Its origins (the sample's days 22
-    and 23, each with 7 days after it) leave too little history for a backtest in either
-    mode (30 days needed), so both modes fall back alike and must score the same forecasts
-    identically: a check that the two runs see the same series, origins and days."""
+    and 23, each with 7 days after it) leave too little history for a backtest in any
+    mode (30 days needed), so the three modes fall back alike and must score the same forecasts
+    identically: a check that the runs see the same series, origins and days."""
     proc = run([str(BIN / "python"), "benchmarks/forecast_reselect.py", "--duckdb", sample_db,
                 "--series", "12", "--origins", "2", "--workers", "1"])
     rows = {}
-    for label in ("every run", "weekly (last Sunday)"):
+    for label in ("every run", "weekly (last Sunday)", "weekly, parameters kept"):
         line = next(x.strip() for x in proc.stdout.splitlines() if x.strip().startswith(label))
         rows[label] = line[len(label):].split()[:5]  # forecasts, mean and median MASE, cov80, cov95
-    assert rows["every run"] == rows["weekly (last Sunday)"], proc.stdout
+    assert rows["every run"] == rows["weekly (last Sunday)"] == rows["weekly, parameters kept"], proc.stdout
     assert int(rows["every run"][0]) == 12 * 2
-    assert "weekly / every run" in proc.stdout
+    assert "weekly / every run" in proc.stdout and "weekly with parameters kept / weekly" in proc.stdout
 
 
 def test_sample_cost_forecasts_are_the_metric_forecasts_at_each_agents_unit_prices(sample_db):
