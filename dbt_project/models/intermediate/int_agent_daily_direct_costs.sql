@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: the cloud split, the allocation mart, the budget mart and the tests
+-- read it, and as a view each of them aggregated every execution, API call and LLM call again.
 -- The costs agents incur directly, per workspace x agent x day: tokens, compute, GPU,
 -- storage, network and external APIs. Every agent has a row for every day the platform
 -- reported activity (zero when idle). The cloud bill is split in proportion to these.

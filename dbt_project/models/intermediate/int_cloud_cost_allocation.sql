@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: the ledger, the allocation mart and the split's tests read it, and as
+-- a view each of them split every line of the bill again.
 -- The cloud bill (FOCUS BilledCost) per agent. Rule:
 --   * a line tagged to an agent is that agent's;
 --   * a line tagged to a workspace is split over that workspace's agents, and an untagged
