@@ -279,6 +279,24 @@ def test_kept_parameters_are_the_fit_on_the_selected_history_and_filter_all_of_i
     assert not np.allclose(refit.paths, f.paths)
 
 
+def test_a_selection_table_stored_before_parameters_were_kept_still_reads():
+    """A warehouse's forecast_model_selection written before the params column existed: its
+    selections read back without parameters, and a run with keep_params fits them on the
+    selected history (what a fresh selection keeps) and reuses the backtest."""
+    y = multiplicative(23, 67, 1)[0]
+    cfg = fc.ForecastConfig(horizon=7, reselect_days=7, n_paths=200, models=("seasonal_naive", "ets"),
+                            keep_params=True)
+    run_ = fc.forecast_many(_long({"a": y.iloc[:-1]}), cfg)
+    old = run_.selections.drop(columns="params")
+    back = fc.selections_from_frame(old)
+    assert back["a"].params is None and back["a"].input_hash == run_.selections["input_hash"].iloc[0]
+    again = fc.forecast_series(y, cfg, cached=back["a"])
+    fresh = fc.forecast_series(y, cfg)
+    assert again.selection_reused and not fresh.selection_reused
+    assert again.selection.params == fresh.selection.params and again.selection.params[0] == "ets"
+    assert np.array_equal(again.paths, fresh.paths)
+
+
 def test_kept_parameters_are_fitted_again_when_the_transform_changes():
     """Parameters kept on the log scale do not fit a series that has since had a zero day
     (modelled as is): they are fitted again on the selected history, unlogged, and replace
