@@ -69,8 +69,8 @@ class ForecastConfig:
     # (ForecastSettings.reselect_every_days).
     reselect_days: int = 1
     # With reselect_days > 1: the chosen model's parameters are fitted on the history the
-    # selection saw and kept with it, each run filtering all the history through them (a
-    # fit is ~half of what is left of a series once its selection is reused). False: each
+    # selection saw and kept with it, each run filtering all the history through them (the
+    # fit was ~40% of what is left of a series once its selection is reused). False: each
     # run fits the chosen model's parameters on all the history.
     keep_params: bool = False
 
@@ -246,7 +246,7 @@ def _simulate_stl_ets(z: np.ndarray, m: int, horizon: int, n: int, rng, params=N
 
 
 # the models whose parameters can be kept (fit_params); the others have none or are refitted
-_PARAM_MODELS = {"ets": lambda z, m: _ets(z, m), "stl_ets": lambda z, m: _stl_ets(z, m)[1]}
+_PARAM_MODELS = {"ets": _ets, "stl_ets": lambda z, m: _stl_ets(z, m)[1]}
 
 
 def _simulate_sarimax(z: np.ndarray, m: int, horizon: int, n: int, rng, marginal_only: bool = False) -> np.ndarray:
