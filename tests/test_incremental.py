@@ -15,13 +15,20 @@ Late data, all in files dated LATE_DAY (so the one-day run loads them):
   - a late execution (2 days late) and a late API call of an execution 8 days old, whose
     execution's API cost must change on that old day; plus a duplicate API call that loses;
   - a call re-delivered for another query: the query it leaves started the day before (it
-    spanned midnight) and must lose it there too.
+    spanned midnight) and must lose it there too;
+  - a GPU that stopped reporting after STOPPED_DAY (gpu-node-01's files of the days after
+    it are absent) and resumes: LATE_DAY-1's readings in a file of its own. Its last
+    reading before the gap stood for the 10 minutes since the one before; it now runs to
+    the next reading, six days later, capped at an hour, so STOPPED_DAY's GPU telemetry
+    changes, far outside the lookback.
 """
 
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +45,7 @@ CHUNKS = [(FIRST_DAY, date(2026, 11, 3)), (date(2026, 11, 4), LATE_DAY - timedel
 LOOKBACK = 3
 CLOUD_ONLY_DAY = "2026-11-05"  # in the bill, outside the bill-day run's window: only its cloud shares change
 SPAN_DAY = date(2026, 11, 2)  # a query of the day before gets a call on this day, later re-delivered for another query
+STOPPED_HOST, STOPPED_DAY = "gpu-node-01", date(2026, 11, 7)  # its one GPU (agt_004's) is silent after this day
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -62,6 +70,32 @@ def add_spanning_call(raw: Path) -> dict:
             "completed_at": _shift(template["completed_at"], 1)}
     (raw / "llm_calls" / f"zz-span_{SPAN_DAY}.jsonl").write_text(json.dumps(call) + "\n")
     return call
+
+
+def stop_gpu(raw: Path, held: Path) -> None:
+    """Before the first run: STOPPED_HOST's files of the days after STOPPED_DAY up to LATE_DAY
+    are set aside (the node was down)."""
+    (held / "gpu_stopped").mkdir(parents=True)
+    for n in range(1, (LATE_DAY - STOPPED_DAY).days + 1):
+        day = STOPPED_DAY + timedelta(days=n)
+        path = raw / "gpu_metrics" / f"{STOPPED_HOST}_{day}.csv"
+        path.rename(held / "gpu_stopped" / path.name)
+
+
+def resume_gpu(raw: Path, held: Path) -> None:
+    """In the LATE_DAY run: the node's readings of LATE_DAY-1, in a file of its own (a
+    folder named after the host: nvidia-smi has no host column)."""
+    folder = raw / "gpu_metrics" / STOPPED_HOST
+    folder.mkdir()
+    (folder / f"resumed_{LATE_DAY}.csv").write_text(
+        (held / "gpu_stopped" / f"{STOPPED_HOST}_{LATE_DAY - timedelta(days=1)}.csv").read_text())
+
+
+def _gpu_hours(database: str) -> float:
+    """agt_004's GPU hours observed on STOPPED_DAY (its only GPU is STOPPED_HOST's)."""
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute("select gpu_hours_observed from marts.mart_agent_daily_cost "
+                            "where agent_id = 'agt_004' and usage_date = ?", [STOPPED_DAY]).fetchone()[0]
 
 
 def add_late_files(raw: Path, spanning: dict) -> dict[str, object]:
@@ -184,6 +218,7 @@ def builds(tmp_path_factory):
     raw, held = tmp / "raw", tmp / "held"
     shutil.copytree(REPO / "data" / "raw", raw)
     spanning = add_spanning_call(raw)
+    stop_gpu(raw, held)
     # BILL_DAY's files wait for the last run
     for path in raw.rglob(f"*{BILL_DAY}*"):
         (held / path.parent.name).mkdir(parents=True, exist_ok=True)
@@ -194,15 +229,19 @@ def builds(tmp_path_factory):
     for first, last in CHUNKS:
         if first == LATE_DAY:
             planted = add_late_files(raw, spanning)
+            resume_gpu(raw, held)
+            gpu_hours = {"before": _gpu_hours(database)}
             sentinel = _sentinels(database, set_to=-1)
             monthly = _plant_in_monthly_api_usage(database)
         if first == BILL_DAY:
+            gpu_hours["after"] = _gpu_hours(database)
             after = _sentinels(database, set_to=None, calls=sentinel["calls"])
             monthly_after = _plant_in_monthly_api_usage(database, planted=monthly)
             late_day_rebuilt = _rebuild_days(database)
             _restore(database, sentinel)
             for path in held.rglob("*.*"):
-                path.rename(raw / path.parent.name / path.name)
+                if path.parent.name != "gpu_stopped":  # the node's missing days stay missing
+                    path.rename(raw / path.parent.name / path.name)
             bill_sentinel = _sentinels(database, set_to=-1, days=(CLOUD_ONLY_DAY,))
             ledger = _plant_in_ledger(database, CLOUD_ONLY_DAY)
         proc = run([str(BIN / "warehouse"), "build", "--start", first.isoformat(), "--end", last.isoformat()], env=env)
@@ -225,7 +264,7 @@ def builds(tmp_path_factory):
     return {"env": env, "full_env": full_env, "planted": planted, "sentinel": sentinel, "after": after,
             "late_day_rebuilt": late_day_rebuilt, "bill_sentinel": bill_sentinel, "bill_after": bill_after,
             "monthly": monthly, "monthly_after": monthly_after,
-            "bill_rebuilt": bill_rebuilt, "ledger": ledger}
+            "bill_rebuilt": bill_rebuilt, "ledger": ledger, "gpu_hours": gpu_hours}
 
 
 def test_incremental_runs_with_late_data_equal_a_full_rebuild(builds):
@@ -278,19 +317,32 @@ def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
         SPAN_DAY,                                                 # the switched call's old and new copy
         SPAN_DAY - timedelta(days=1),                             # the query it left started then
         gpu_only,
+        LATE_DAY + timedelta(days=1),                             # a last reading's interval is from the one before
+        STOPPED_DAY,                                              # the resumed GPU's last reading before its gap
     }
     # the day before the query the switched call left: its daily cloud line ends at the
     # midnight that starts a reopened day, so its split over agents is booked again
     line_before = SPAN_DAY - timedelta(days=2)
     rebuilt = builds["late_day_rebuilt"]
     assert set(rebuilt) == expected | {line_before}
-    # only the GPU day and that cloud line's day leave the usage models alone
-    assert {d for d, (_, usage) in rebuilt.items() if not usage} == {gpu_only, line_before}
-    assert rebuilt[gpu_only][0] == "gpu" and rebuilt[line_before][0] == "cloud_line"
+    # only the GPU days and that cloud line's day leave the usage models alone
+    gpu_days = {gpu_only, LATE_DAY + timedelta(days=1), STOPPED_DAY}
+    assert {d for d, (_, usage) in rebuilt.items() if not usage} == gpu_days | {line_before}
+    assert all(rebuilt[d][0] == "gpu" for d in gpu_days) and rebuilt[line_before][0] == "cloud_line"
     # a row planted on a day outside that set survived the run; one inside was rewritten
     outside, inside = "2026-10-20", _day(1)
     assert after["latency"][outside] == -1
     assert after["latency"][inside] == sentinel["latency"][inside] != -1
+
+
+def test_a_gpu_that_resumes_after_a_gap_has_its_last_reading_before_the_gap_recounted(builds):
+    """STOPPED_DAY's 144 readings, 10 minutes apart: before the node resumes, the last one
+    stands for the 10 minutes since the one before (144 x 600 s = 24 h); once the readings of
+    LATE_DAY-1 arrive it runs to the next one, six days later, capped at 3,600 s
+    (143 x 600 + 3,600 s = 24 h 50 min). The one-day run must rebuild that day."""
+    hours = builds["gpu_hours"]
+    assert hours["before"] == pytest.approx(24.0, abs=1e-9)
+    assert hours["after"] == pytest.approx(24 + 50 / 60, abs=1e-9)
 
 
 def test_the_one_day_run_replaced_only_the_months_it_had_to(builds):
@@ -318,11 +370,28 @@ def test_a_months_bill_books_its_cloud_shares_without_rewriting_the_usage(builds
     cloud_only = {d for d, (_, usage) in rebuilt.items() if not usage}
     assert len(cloud_only & month) >= 5 and not cloud_only & window
     # outside the month, at most the day before it: its daily line ends at the midnight that
-    # starts the month (reopened here because the re-read late files name a query of that day)
-    assert cloud_only - month <= {min(month) - timedelta(days=1)}
+    # starts the month (reopened here because the re-read late files name a query of that day);
+    # and the day after the run's last GPU readings (a last reading's interval is from the one
+    # before it)
+    assert cloud_only - month <= {min(month) - timedelta(days=1), BILL_DAY + timedelta(days=1)}
     assert rebuilt[date.fromisoformat(CLOUD_ONLY_DAY)] == ("cloud_line", False)
     # on such a day the LLM-call fact and the ledger's execution rows were left as they were
     assert builds["bill_after"]["latency"][CLOUD_ONLY_DAY] == -1 != builds["bill_sentinel"]["latency"][CLOUD_ONLY_DAY]
     assert ledger["after"]["planted_execution_rows"] == 1
     # while the bill's shares of that day were booked in the ledger
     assert ledger["cloud_rows"] == 0 < ledger["after"]["cloud_rows"]
+
+
+@pytest.mark.parametrize("cap, refused", [(86400, False), (86401, True)])
+def test_an_incremental_run_refuses_a_gpu_interval_cap_over_a_day(tmp_path, cap, refused):
+    """The GPU days int_rebuild_days reopens (each side of a changed reading) are enough only
+    while a reading stands for at most a day: a windowed compile with a longer cap fails and
+    says why; a day is allowed."""
+    variables = {"min_date": "2026-11-12", "max_date": "2026-11-12", "gpu_sample_max_interval_s": cap}
+    proc = subprocess.run(
+        [str(BIN / "dbt"), "compile", "-s", "int_rebuild_days", "--profiles-dir", ".", "--vars", json.dumps(variables),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=REPO / "dbt_project", env={**os.environ, "DUCKDB_PATH": str(tmp_path / "w.duckdb")},
+        capture_output=True, text=True)
+    message = "gpu_sample_max_interval_s must be at most 86400"
+    assert (proc.returncode != 0, message in proc.stdout) == (refused, refused), proc.stdout[-2000:]

@@ -26,8 +26,13 @@
 --   cloud_line  the charge-period start day (where its split is booked) of every cloud bill
 --               line re-delivered in the range or whose period overlaps a day above: its split
 --               over agents' direct cost changes;
---   gpu         days of GPU samples in the window or delivered in the range, and the day
---               before each (a sample's interval reaches to its neighbour across midnight);
+--   gpu         days of GPU samples in the window or delivered in the range ("touched"),
+--               the day before and the day after each (a reading's interval runs to its
+--               GPU's next reading, the last one's from the reading before, capped at
+--               gpu_sample_max_interval_s <= 1 day), and the day of each touched GPU's latest
+--               untouched reading when touched ones follow it, however far back: it may
+--               have been the GPU's last reading (a GPU that stopped reporting and resumed),
+--               whose interval now runs to the next one;
 --   reference   every day, when seeds or prices changed since the last successful run.
 -- rebuilds_usage: a reason other than cloud_line or gpu. Only those change usage rows (calls,
 -- executions, API calls): models with rebuild_scope='usage' rebuild these days alone, so a
@@ -43,6 +48,9 @@ select
     cast(null as date) as window_end
 where false
 {%- else %}
+{%- if (var('gpu_sample_max_interval_s', 3600) | int) > 86400 %}
+    {{ exceptions.raise_compiler_error("gpu_sample_max_interval_s must be at most 86400 (a day) in an incremental run: it rebuilds the GPU days on each side of a changed reading (rebuild whole, without min_date/max_date, for a longer cap)") }}
+{%- endif %}
 with window_days as (
 
     select cast(day as date) as usage_date
@@ -191,16 +199,29 @@ reference_days as (
 
 ),
 
+gpu_samples as (
+
+    select
+        host,
+        gpu_index,
+        sampled_at,
+        cast(sampled_at as date) between date '{{ w.start }}' and date '{{ w.end }}'
+            or source_file in (select source_file from run_files) as touched
+    from {{ ref('stg_gpu_metrics__samples') }}
+
+),
+
 gpu_days as (
 
-    select distinct cast({{ dbt.dateadd('day', 'shift', 'sample_day') }} as date) as usage_date, 'gpu' as reason
-    from (
-        select cast(sampled_at as date) as sample_day
-        from {{ ref('stg_gpu_metrics__samples') }}
-        where cast(sampled_at as date) between date '{{ w.start }}' and date '{{ w.end }}'
-            or source_file in (select source_file from run_files)
-    ) as samples
-    cross join (select 0 as shift union all select -1) as shifts
+    select distinct cast({{ dbt.dateadd('day', 'shift', 'cast(sampled_at as date)') }} as date) as usage_date, 'gpu' as reason
+    from gpu_samples
+    cross join (select 0 as shift union all select -1 union all select 1) as shifts
+    where touched
+    union all
+    select cast(max(case when not touched then sampled_at end) as date), 'gpu'
+    from gpu_samples
+    group by host, gpu_index
+    having max(case when touched then sampled_at end) > max(case when not touched then sampled_at end)
 
 ),
 
