@@ -19,7 +19,7 @@ Late data, all in files dated LATE_DAY (so the one-day run loads them):
   - a GPU that stopped reporting after STOPPED_DAY (gpu-node-01's files of the days after
     it are absent) and resumes: LATE_DAY-1's readings in a file of its own. Its last
     reading before the gap stood for the 10 minutes since the one before; it now runs to
-    the next reading, six days later, capped at an hour, so STOPPED_DAY's GPU telemetry
+    the next reading, three days later, capped at an hour, so STOPPED_DAY's GPU telemetry
     changes, far outside the lookback.
 """
 
@@ -338,7 +338,7 @@ def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
 def test_a_gpu_that_resumes_after_a_gap_has_its_last_reading_before_the_gap_recounted(builds):
     """STOPPED_DAY's 144 readings, 10 minutes apart: before the node resumes, the last one
     stands for the 10 minutes since the one before (144 x 600 s = 24 h); once the readings of
-    LATE_DAY-1 arrive it runs to the next one, six days later, capped at 3,600 s
+    LATE_DAY-1 arrive it runs to the next one, three days later, capped at 3,600 s
     (143 x 600 + 3,600 s = 24 h 50 min). The one-day run must rebuild that day."""
     hours = builds["gpu_hours"]
     assert hours["before"] == pytest.approx(24.0, abs=1e-9)
