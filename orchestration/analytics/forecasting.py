@@ -286,7 +286,7 @@ def fit_params(y: np.ndarray, model: str, season: int, transform: str) -> tuple[
     z = np.log(y) if transform == "log" else y
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        params = np.asarray(_PARAM_MODELS[model](z, season).fit(disp=False, maxiter=200).params, dtype=float)
+        params = np.asarray(_ets_results(_PARAM_MODELS[model](z, season), None).params, dtype=float)
     if not np.all(np.isfinite(params)):
         raise FloatingPointError(f"{model} fitted non-finite parameters")
     return tuple(float(v) for v in params)
