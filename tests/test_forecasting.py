@@ -335,7 +335,7 @@ def test_selections_read_back_from_duckdb_are_the_ones_stored():
         if sel.backtest.empty:
             assert got.backtest.empty
         else:
-            pd.testing.assert_frame_equal(got.backtest, sel.backtest[fc.BACKTEST_COLUMNS], check_dtype=False)
+            pd.testing.assert_frame_equal(got.backtest.frame(), sel.backtest.frame()[fc.BACKTEST_COLUMNS], check_dtype=False)
 
 
 def test_ets_without_the_covariance_fits_and_simulates_as_statsmodels_does():

@@ -79,6 +79,35 @@ class ForecastConfig:
         return 2 * self.season + 2
 
 
+class Backtest:
+    """A backtest's columns (BACKTEST_COLUMNS) as numpy arrays, one row per model x fold point.
+
+    Not a DataFrame: a reused selection's forecast reads its backtest ~40 times, and pandas'
+    column lookups, to_dict and a frame per series were ~40% of that forecast."""
+
+    __slots__ = ("columns", "rows")
+
+    def __init__(self, columns: dict[str, np.ndarray] | None = None):
+        self.columns = columns or {}
+        self.rows = len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def empty(self) -> bool:
+        return self.rows == 0
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.columns
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=pd.RangeIndex(self.rows))
+
+
 @dataclass
 class SeriesForecast:
     model: str
@@ -86,8 +115,8 @@ class SeriesForecast:
     note: str
     index: pd.DatetimeIndex
     paths: np.ndarray  # (n_paths, horizon), original scale
-    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model and fold point
-    scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model: mase, coverage
+    backtest: Backtest = field(default_factory=lambda: Backtest())  # per model and fold point
+    scores: dict = field(default_factory=dict)  # model -> its score_backtest row (mase, coverage) as a dict
     interval_factor: float = 1.0
     selection: "Selection | None" = None
     selection_reused: bool = False  # the stored selection passed in was used
@@ -335,7 +364,7 @@ def mase_scale(train: np.ndarray, season: int) -> float:
     return scale
 
 
-def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> pd.DataFrame:
+def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> Backtest:
     """Rolling-origin backtest: one row per model x held-out point with the forecast
     mean, 80/95% bounds, the actual and the fold's MASE scale."""
     y = np.asarray(y, dtype=float)
@@ -354,43 +383,52 @@ def backtest(y: np.ndarray, models, cfg: ForecastConfig, rng, index=None) -> pd.
             except Exception:  # a candidate that cannot fit this fold is not selected
                 continue
             k = len(test)
-            part = {"model": [model] * k, "fold": np.full(k, fold), "step": np.arange(1, k + 1),
+            part = {"model": np.full(k, model, dtype=object), "fold": np.full(k, fold), "step": np.arange(1, k + 1),
                     "pos": np.arange(cutoff, cutoff + k), "actual": test, "mean": paths.mean(axis=0),
                     "median": np.median(paths, axis=0), "scale": np.full(k, scale)}
             for level, (lo, hi) in quantile_bounds(paths).items():
                 part[f"lower_{level}"], part[f"upper_{level}"] = lo, hi
             parts.append(part)
     if not parts:
-        return pd.DataFrame()
-    # columns built once from arrays: a DataFrame per fold and model costs more than the fit
-    bt = pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in parts[0]})
+        return Backtest()
+    columns = {c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in parts[0]}
     if index is not None:
-        bt["ts"] = np.asarray(index)[bt["pos"].to_numpy()]
-    return bt
+        # microseconds, as DuckDB stores a timestamp and a stored selection reads back: parts in
+        # one unit are stacked as arrays, mixed units would send the frame through pd.concat
+        columns["ts"] = np.asarray(index, dtype="datetime64[us]")[columns["pos"]]
+    return Backtest(columns)
 
 
-def score_backtest(bt: pd.DataFrame) -> pd.DataFrame:
+SCORE_COLUMNS = ["model", "mase", "coverage_80", "coverage_95", "n_points"]
+
+
+def score_backtest(bt: Backtest | pd.DataFrame) -> pd.DataFrame:
     """Per model: MASE (mean over folds of MAE / scale; the point forecast scored is the
     median of the paths, the forecast that minimises absolute error), 80% and 95% coverage."""
-    columns = ["model", "mase", "coverage_80", "coverage_95", "n_points"]
-    if bt.empty:
-        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(list(_scores(bt).values()), columns=SCORE_COLUMNS)
+
+
+def _scores(bt: Backtest | pd.DataFrame) -> dict[str, dict]:
+    """score_backtest's rows by model, in its order."""
+    if len(bt) == 0:
+        return {}
     # numpy per model and fold (a few dozen points): pandas groupby costs ~30x the arithmetic
-    model, fold = bt["model"].to_numpy(), bt["fold"].to_numpy()
-    actual, median, scale = (bt[c].to_numpy(dtype=float) for c in ("actual", "median", "scale"))
-    inside = {level: (actual >= bt[f"lower_{level}"].to_numpy()) & (actual <= bt[f"upper_{level}"].to_numpy())
-              for level in LEVELS}
+    col = (lambda c: bt[c]) if isinstance(bt, Backtest) else (lambda c: bt[c].to_numpy())
+    model, fold = col("model"), col("fold")
+    actual, median, scale = (np.asarray(col(c), dtype=float) for c in ("actual", "median", "scale"))
+    inside = {level: (actual >= col(f"lower_{level}")) & (actual <= col(f"upper_{level}")) for level in LEVELS}
     abs_err = np.abs(actual - median)
     n_folds = len(np.unique(fold))
-    rows = []
+    rows = {}
     for m in sorted(set(model)):  # groupby order
         at = model == m
         folds = np.unique(fold[at])
         if len(folds) != n_folds:  # a model must have run on every fold the series had to compete
             continue
         mase = np.mean([abs_err[at & (fold == f)].mean() / scale[at & (fold == f)][0] for f in folds])
-        rows.append((m, float(mase), float(inside[80][at].mean()), float(inside[95][at].mean()), int(at.sum())))
-    return pd.DataFrame(rows, columns=columns)
+        rows[m] = dict(zip(SCORE_COLUMNS, (m, float(mase), float(inside[80][at].mean()),
+                                           float(inside[95][at].mean()), int(at.sum()))))
+    return rows
 
 
 # ---------------------------------------------------------------- calibration
@@ -438,7 +476,7 @@ class Selection:
     through: pd.Timestamp
     input_hash: str
     fallback: str  # "" = chosen by backtest
-    backtest: pd.DataFrame
+    backtest: Backtest
     # (model, transform, parameters) fitted on the same history, kept when cfg.keep_params
     # (see kept_params); None until a run keeps some
     params: tuple | None = None
@@ -488,7 +526,7 @@ def select_model(y: pd.Series, cfg: ForecastConfig) -> Selection:
               else f"{zero_share:.0%} zeros (> {MAX_ZERO_SHARE:.0%})")
     # Backtest the fallback against seasonal naive where at least one season of training exists.
     bt = backtest(values, ("seasonal_naive", "recent_bootstrap"), cfg, rng, y.index) \
-        if n > cfg.season + cfg.backtest_horizon else pd.DataFrame()
+        if n > cfg.season + cfg.backtest_horizon else Backtest()
     return Selection(through, key, reason, bt)
 
 
@@ -526,12 +564,12 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
     keep = cfg.keep_params and bool(since)
     reason = sel.fallback
     if not reason:
-        scores = score_backtest(bt)
+        scores = _scores(bt)
         order = {m: i for i, m in enumerate(cfg.models)}
         # lowest MASE first, ties to the simpler model (cfg.models' order); no MASE last
-        ranked = sorted(zip(scores["model"], scores["mase"]),
+        ranked = sorted(((m, r["mase"]) for m, r in scores.items()),
                         key=lambda r: (bool(np.isnan(r[1])), 0.0 if np.isnan(r[1]) else r[1], order.get(r[0], len(order))))
-        bt_model = bt["model"].to_numpy()
+        bt_model = bt["model"]
         for model, _ in ranked:
             try:
                 params = None
@@ -541,18 +579,18 @@ def _forecast_series(y: pd.Series, cfg: ForecastConfig, cached: Selection | None
             except Exception:
                 continue
             at = bt_model == model
-            factor = interval_inflation(*(bt[c].to_numpy(dtype=float)[at] for c in ("actual", "mean", "lower_80", "upper_80")))
+            factor = interval_inflation(*(np.asarray(bt[c], dtype=float)[at] for c in ("actual", "mean", "lower_80", "upper_80")))
             paths = widen(paths, factor)
             kept = "; parameters fitted on that history, all of it filtered through them" if params is not None else ""
             note = (f"chosen by {cfg.backtest_folds}-fold rolling-origin backtest ({cfg.backtest_horizon} steps each) "
                     f"on MASE{since}{kept}; intervals widened x{factor:.2f} to the backtest errors")
             return SeriesForecast(model, transform, note, future, paths, bt, scores, factor, sel, reused)
-        reason, bt = "no candidate model could be fitted to the whole history", pd.DataFrame()
+        reason, bt = "no candidate model could be fitted to the whole history", Backtest()
     paths, transform = simulate_paths(values, "recent_bootstrap", cfg.horizon, cfg.season, cfg.n_paths, rng)
     return SeriesForecast("recent_bootstrap", transform,
                           f"fallback: {reason}{since}; values drawn from the last {min(n, 2 * cfg.season)} observations "
                           "(flat level, observed spread, no trend or seasonality)",
-                          future, paths, bt, score_backtest(bt), 1.0, sel, reused)
+                          future, paths, bt, _scores(bt), 1.0, sel, reused)
 
 
 def kept_params(sel: Selection, model: str, y: np.ndarray, y_sel: np.ndarray,
@@ -735,13 +773,13 @@ def _stack_column(values: list, lengths: np.ndarray):
 
 def selection_columns(series_id: str, sel: Selection) -> Part:
     """A selection as rows (one per backtest point; one row without a model if it has none)."""
-    bt = sel.backtest if len(sel.backtest) else pd.DataFrame({"model": [None]})
+    bt = sel.backtest if len(sel.backtest) else Backtest({"model": np.array([None], dtype=object)})
     # kept parameters as JSON (floats round-trip exactly); "" without any
     params = "" if sel.params is None else json.dumps({"model": sel.params[0], "transform": sel.params[1],
                                                        "values": list(sel.params[2])})
     cols = {"series_id": series_id, "selected_through": sel.through, "input_hash": sel.input_hash,
             "fallback": sel.fallback, "params": params, "row": np.arange(len(bt))}
-    cols.update({c: (bt[c].to_numpy() if c in bt else np.nan) for c in BACKTEST_COLUMNS})
+    cols.update({c: (bt[c] if c in bt else np.nan) for c in BACKTEST_COLUMNS})
     return Part(cols, len(bt))
 
 
@@ -757,8 +795,8 @@ def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
     bounds = points["series_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, bounds[1:] != bounds[:-1]]) if len(points) else np.array([], dtype=int)
     ends = np.r_[starts[1:], len(points)]
-    points = points[BACKTEST_COLUMNS].astype(
-        {"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[ns]"}).reset_index(drop=True)
+    points = points[BACKTEST_COLUMNS].astype({"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[us]"})
+    arrays = {c: points[c].to_numpy() for c in BACKTEST_COLUMNS}
     spans = {bounds[a]: (a, b) for a, b in zip(starts, ends)}
     # a table stored before parameters were kept has no params column
     kept = firsts["params"] if "params" in firsts else [None] * len(firsts)
@@ -766,7 +804,7 @@ def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
     for series_id, through, input_hash, fallback, params in zip(firsts["series_id"], firsts["selected_through"],
                                                                 firsts["input_hash"], firsts["fallback"], kept):
         span = spans.get(series_id)
-        bt = points.iloc[span[0]:span[1]].reset_index(drop=True) if span else pd.DataFrame()
+        bt = Backtest({c: a[span[0]:span[1]] for c, a in arrays.items()}) if span else Backtest()
         p = json.loads(params) if isinstance(params, str) and params else None
         out[series_id] = Selection(pd.Timestamp(through), str(input_hash), str(fallback), bt,
                                    (p["model"], p["transform"], tuple(p["values"])) if p else None)
@@ -779,8 +817,7 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
     None, paths, selection Part, whether the selection was reused)."""
     y = pd.Series(values, index=pd.DatetimeIndex(ts))
     fc = forecast_series(y, cfg, cached)
-    # each model's score row as a dict (a set_index and .loc per series cost more than the scoring)
-    score_rows = {row["model"]: row for row in fc.scores.to_dict("records")} if len(fc.scores) else {}
+    score_rows = fc.scores
     chosen, naive = score_rows.get(fc.model), score_rows.get("seasonal_naive")
     cols = fc.columns()
     cols["ts"] = cols["ts"].to_numpy()
@@ -802,8 +839,8 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
     }
     b = None
     if len(fc.backtest):
-        keep = (fc.backtest["model"] == fc.model).to_numpy()
-        b = {c: fc.backtest[c].to_numpy()[keep] for c in fc.backtest.columns}
+        keep = fc.backtest["model"] == fc.model
+        b = {c: a[keep] for c, a in fc.backtest.columns.items()}
         # the backtest intervals as calibrated (widened like the forecast's)
         for level in LEVELS:
             b[f"lower_{level}"] = np.maximum(b["median"] - fc.interval_factor * (b["median"] - b[f"lower_{level}"]), 0)
