@@ -23,10 +23,10 @@ actuals of the marts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-
-from orchestration.analytics.frames import rows_by
 
 UNIT_PRICE_COLUMNS = {
     "tokens": ("token_cost",),
@@ -69,6 +69,29 @@ def cost_paths(metric_paths: dict[str, np.ndarray], prices: dict[str, float]) ->
     return total
 
 
+@dataclass(frozen=True)
+class _Period:
+    """A budget period against the forecast days: the same for every agent's budget of a
+    type, so project_budgets works it out once (per budget it was most of the step)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    as_of: pd.Timestamp
+    in_period: np.ndarray  # over the forecast days
+    days: pd.DatetimeIndex  # the forecast days in the period
+    covered: bool  # the forecast reaches the period's end, or the period is over
+
+
+def _period(dates, period_start, period_end, as_of) -> _Period:
+    dates = pd.DatetimeIndex(dates)
+    start, end, as_of = pd.Timestamp(period_start), pd.Timestamp(period_end), pd.Timestamp(as_of)
+    in_period = np.asarray((dates >= start) & (dates <= end))
+    days = dates[in_period]
+    covered_until = days.max() if in_period.any() else None
+    return _Period(start, end, as_of, in_period, days,
+                   bool(covered_until is not None and covered_until >= end) or end <= as_of)
+
+
 def project_period(budget: float, actual_to_date: float, dates: pd.DatetimeIndex, paths: np.ndarray,
                    period_start, period_end, as_of, actual_daily: pd.Series | None = None) -> dict:
     """Projection of one budget over one calendar period.
@@ -76,33 +99,42 @@ def project_period(budget: float, actual_to_date: float, dates: pd.DatetimeIndex
     dates: the forecast days (columns of paths). actual_to_date: usage from period_start to
     as_of (0 when the period starts after as_of). actual_daily (optional): that period's
     daily actuals, to date an existing breach."""
-    dates = pd.DatetimeIndex(dates)
-    period_start, period_end, as_of = pd.Timestamp(period_start), pd.Timestamp(period_end), pd.Timestamp(as_of)
-    in_period = (dates >= period_start) & (dates <= period_end)
-    covered_until = dates[in_period].max() if in_period.any() else None
-    fut = paths[:, in_period] if in_period.any() else np.zeros((paths.shape[0], 0))
+    daily = None
+    if actual_daily is not None and len(actual_daily):
+        daily = actual_daily.sort_index()
+        daily = (daily.index, daily.to_numpy(dtype=float))
+    return _project(budget, actual_to_date, paths, _period(dates, period_start, period_end, as_of), daily)
+
+
+def _project(budget: float, actual_to_date: float, paths: np.ndarray, p: _Period,
+             daily: tuple | None = None) -> dict:
+    """project_period over a worked-out period; daily: (days, values) of the period's actuals
+    in day order, or None."""
+    fut = paths[:, p.in_period] if p.in_period.any() else np.zeros((paths.shape[0], 0))
     cum = actual_to_date + np.cumsum(fut, axis=1) if fut.shape[1] else np.full((paths.shape[0], 1), actual_to_date)
     end = cum[:, -1]
     already = actual_to_date > budget
     breach_date = None
     if already:
-        if actual_daily is not None and len(actual_daily):
-            running = actual_daily.sort_index().cumsum()
-            over = running[running > budget]
-            breach_date = over.index[0] if len(over) else None
+        if daily is not None:
+            days, values = daily
+            # a running total that skips missing days, as pandas' cumsum (a missing day is never "over")
+            running = np.where(np.isnan(values), np.nan, np.nancumsum(values))
+            over = np.flatnonzero(running > budget)
+            breach_date = days[over[0]] if len(over) else None
     elif fut.shape[1]:
         mean_cum = cum.mean(axis=0)
         crossing = np.nonzero(mean_cum > budget)[0]
-        breach_date = dates[in_period][crossing[0]] if len(crossing) else None
+        breach_date = p.days[crossing[0]] if len(crossing) else None
     lo, hi = np.quantile(end, [0.1, 0.9])
     return {
-        "period_start": period_start.date(), "period_end": period_end.date(), "budget": float(budget),
+        "period_start": p.start.date(), "period_end": p.end.date(), "budget": float(budget),
         "actual_to_date": float(actual_to_date), "projected_end_of_period": float(end.mean()),
         "projected_lower_80": float(lo), "projected_upper_80": float(hi),
         "p_breach": 1.0 if already else float(np.mean(end > budget)),
         "already_breached": bool(already),
         "expected_breach_date": pd.Timestamp(breach_date).date() if breach_date is not None else None,
-        "period_covered_by_forecast": bool(covered_until is not None and covered_until >= period_end) or period_end <= as_of,
+        "period_covered_by_forecast": p.covered,
     }
 
 
@@ -110,12 +142,17 @@ def project_daily_budget(budget: float, dates: pd.DatetimeIndex, paths: np.ndarr
     """A daily budget: the next day's projection, and the first forecast day whose breach
     probability reaches 50% (expected breach date)."""
     dates = pd.DatetimeIndex(dates)
-    nxt = project_period(budget, 0.0, dates, paths, dates[0], dates[0], as_of)
-    p_by_day = (paths > budget).mean(axis=0)
+    return _project_daily(budget, dates, paths, _period(dates, dates[0], dates[0], as_of))
+
+
+def _project_daily(budget: float, dates: pd.DatetimeIndex, paths: np.ndarray, next_day: _Period) -> dict:
+    nxt = _project(budget, 0.0, paths, next_day)
+    over = paths > budget
+    p_by_day = over.mean(axis=0)
     likely = np.nonzero(p_by_day >= 0.5)[0]
     nxt["expected_breach_date"] = dates[likely[0]].date() if len(likely) else None
     nxt["p_breach_on_expected_date"] = float(p_by_day[likely[0]]) if len(likely) else None
-    nxt["p_breach_any_day_in_horizon"] = float((paths > budget).any(axis=1).mean())
+    nxt["p_breach_any_day_in_horizon"] = float(over.any(axis=1).mean())
     nxt["expected_breach_days_in_horizon"] = float(p_by_day.sum())
     return nxt
 
@@ -137,24 +174,30 @@ def project_budgets(budgets: pd.DataFrame, actuals: pd.DataFrame, token_paths: d
     month_end = month_start + pd.offsets.MonthEnd(0)
     rows = []
     zero = np.zeros((1, len(dates)))
-    # the month's actuals split by agent once (a filter of all actuals per budget: 7 s at 10M calls)
+    month_period, next_period = _period(dates, month_start, month_end, as_of), _period(dates, dates[0], dates[0], as_of)
+    # the month's actuals split by agent once, each agent's days in order (a filter of all
+    # actuals per budget: 7 s at 10M calls; a frame per agent: ~2 s)
     month = actuals[(actuals["usage_date"] >= month_start) & (actuals["usage_date"] <= as_of)]
-    month_of = rows_by(month, "agent_id")
+    month = month.sort_values(["agent_id", "usage_date"], kind="stable")
+    agent_ids = month["agent_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, agent_ids[1:] != agent_ids[:-1]]) if len(month) else np.array([], dtype=int)
+    bounds = dict(zip(agent_ids[starts], zip(starts, np.r_[starts[1:], len(month)])))
+    days = pd.DatetimeIndex(month["usage_date"])
+    tokens, costs = month["tokens"].to_numpy(dtype=float), month["cost_usd"].to_numpy(dtype=float)
+    none = (days[:0], np.zeros(0))
     for b in budgets.itertuples():
-        a = month_of(b.agent_id)
-        a = a.set_index("usage_date").sort_index()
+        lo, hi = bounds.get(b.agent_id, (0, 0))
         tok = token_paths.get(b.agent_id, zero)
         cost = cost_paths_by_agent.get(b.agent_id, zero)
         base = {"as_of_date": as_of.date(), "workspace_id": b.workspace_id, "agent_id": b.agent_id}
         if pd.notna(b.daily_token_budget):
             rows.append({**base, "budget_type": "daily_tokens", "unit": "tokens",
-                         **project_daily_budget(float(b.daily_token_budget), dates, tok, as_of)})
-        if pd.notna(b.monthly_token_budget):
-            rows.append({**base, "budget_type": "monthly_tokens", "unit": "tokens",
-                         **project_period(float(b.monthly_token_budget), float(a["tokens"].sum()), dates, tok,
-                                          month_start, month_end, as_of, a["tokens"])})
-        if pd.notna(b.monthly_cost_budget_usd):
-            rows.append({**base, "budget_type": "monthly_cost", "unit": "usd",
-                         **project_period(float(b.monthly_cost_budget_usd), float(a["cost_usd"].sum()), dates, cost,
-                                          month_start, month_end, as_of, a["cost_usd"])})
+                         **_project_daily(float(b.daily_token_budget), dates, tok, next_period)})
+        for kind, budget, unit, values, paths in (("monthly_tokens", b.monthly_token_budget, "tokens", tokens, tok),
+                                                  ("monthly_cost", b.monthly_cost_budget_usd, "usd", costs, cost)):
+            if pd.notna(budget):
+                daily = (days[lo:hi], values[lo:hi]) if hi > lo else none
+                rows.append({**base, "budget_type": kind, "unit": unit,
+                             **_project(float(budget), float(np.nansum(daily[1])), paths, month_period,
+                                        daily if hi > lo else None)})
     return pd.DataFrame(rows)
