@@ -312,3 +312,44 @@ def test_prompt_cache_saving_half_a_millionth_rounds_up():
     out = pc.fingerprint_prefix_cache(calls, prices, ttl_minutes=5).iloc[0]
     assert out["redundant_prefix_tokens"] == 87_900 and out["cache_writes"] == 1
     assert out["saving_in_window_usd"] == 0.006593
+
+
+# ---------------------------------------------------------------- group_quantile
+
+
+def test_group_quantile_by_hand():
+    """Group a: 1, 2, 3, 4 -> p95 at position 0.95 x 3 = 2.85 between 3 and 4 = 3.85; p10 at
+    0.3 -> 1.3. Group b: one value. Group c: only missing values -> NaN. Keys sorted."""
+    from orchestration.analytics.frames import group_quantile
+
+    df = pd.DataFrame({"k": ["c", "a", "b", "a", "a", "a", "c"],
+                       "v": [float("nan"), 4.0, 7.0, 1.0, 3.0, 2.0, float("nan")]})
+    p95, p10 = group_quantile(df, "k", "v", 0.95), group_quantile(df, "k", "v", 0.10)
+    assert list(p95.index) == ["a", "b", "c"]
+    assert p95["a"] == pytest.approx(3.85) and p95["b"] == 7.0 and pd.isna(p95["c"])
+    assert p10["a"] == pytest.approx(1.3) and p10["b"] == 7.0
+
+
+@pytest.mark.parametrize("kind", ["float", "ties", "int", "missing"])
+def test_group_quantile_is_series_quantile_per_group_to_the_bit(kind):
+    """The second method: pandas' Series.quantile on each group (np.quantile), which the
+    analyses called per agent before; every value equal to the bit, keys one or two columns."""
+    import numpy as np
+
+    from orchestration.analytics.frames import group_quantile
+
+    rng = np.random.default_rng(["float", "ties", "int", "missing"].index(kind))
+    for _ in range(6):
+        n, groups = int(rng.integers(1, 2000)), int(rng.integers(1, 50))
+        values = {"float": rng.normal(size=n) * 10.0 ** rng.integers(-3, 6), "ties": rng.integers(0, 5, n).astype(float),
+                  "int": rng.integers(0, 10**6, n), "missing": rng.normal(size=n)}[kind]
+        df = pd.DataFrame({"k": rng.integers(0, groups, n).astype(str), "k2": rng.integers(0, 3, n), "v": values})
+        if kind == "missing":
+            df.loc[rng.random(n) < 0.3, "v"] = np.nan
+            df.loc[df["k"] == df["k"].iloc[0], "v"] = np.nan  # a group without values
+        for q in (0.0, 0.1, 0.5, 0.65, 0.95, 0.99, 1.0):
+            for by in ("k", ["k", "k2"]):
+                expected = df.groupby(by)["v"].agg(lambda s: s.quantile(q))
+                got = group_quantile(df, by, "v", q)
+                assert got.index.equals(expected.index)
+                assert np.array_equal(got.to_numpy(), expected.to_numpy(dtype=float), equal_nan=True), (q, by)

@@ -11,3 +11,43 @@ def rows_by(frame: pd.DataFrame, column: str):
         return lambda value: frame.iloc[:0]
     groups = dict(tuple(frame.groupby(column, sort=False)))
     return lambda value: groups.get(value, frame.iloc[:0])
+
+
+def group_quantile(frame: pd.DataFrame, by, column: str, q: float) -> pd.Series:
+    """`frame.groupby(by)[column].agg(lambda s: s.quantile(q))` to the bit, for every group at once.
+
+    Series.quantile per group (np.quantile's linear method over the group's non-missing
+    values) cost ~1 s a column at 2,000 agents; pandas' grouped quantile rounds differently
+    in the last bit. This sorts once and does np.quantile's arithmetic (its virtual index,
+    neighbours and two-sided lerp) for all the groups together. A group without values is NaN."""
+    import numpy as np
+
+    groups = frame.groupby(by, sort=True)
+    index = groups.size().index
+    codes = groups.ngroup().to_numpy()
+    values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+    # rows of a dropped (missing) key have no group (ngroup gives them NaN or -1)
+    keep = ~np.isnan(values) & (np.nan_to_num(codes.astype(float), nan=-1.0) >= 0)
+    codes, values = codes[keep].astype(np.intp), values[keep]
+    values = values[np.lexsort((values, codes))]
+    n = np.bincount(codes, minlength=len(index))
+    out = np.full(len(index), np.nan)
+    has = n > 0
+    if has.any():
+        first = (np.cumsum(n) - n)[has]
+        count = n[has]
+        virtual = (count - 1) * float(q)
+        before = np.floor(virtual)
+        after = before + 1
+        # np.quantile: at or past the last value both neighbours are the last value (index -1)
+        last = virtual >= count - 1
+        before[last], after[last] = -1, -1
+        gamma = virtual - before
+        a = values[np.where(before < 0, count - 1, before).astype(np.intp) + first]
+        b = values[np.where(after < 0, count - 1, after).astype(np.intp) + first]
+        diff = b - a
+        result = a + diff * gamma
+        upper = gamma >= 0.5
+        result[upper] = (b - diff * (1 - gamma))[upper]
+        out[has] = result
+    return pd.Series(out, index=index, name=column)

@@ -7,6 +7,7 @@ Model sizing (a smaller model of the same provider meeting the same success rate
 import pandas as pd
 
 from orchestration.analytics.findings import finding, period_of
+from orchestration.analytics.frames import group_quantile
 
 MIN_RESPONSE_CACHE_HIT_RATE = 0.20
 
@@ -36,8 +37,9 @@ def token_efficiency_metrics(executions: pd.DataFrame) -> pd.DataFrame:
     g = ex.groupby(["workspace_id", "agent_id"]).agg(
         executions=("ok", "size"), successful=("ok", "sum"), total_tokens=("total_tokens", "sum"),
         input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-        prompt_cache_hits=("prompt_cache_hits", "sum"), context_utilization_mean=("ctx_util", "mean"),
-        context_utilization_p95=("ctx_util", lambda s: s.quantile(0.95))).reset_index()
+        prompt_cache_hits=("prompt_cache_hits", "sum"), context_utilization_mean=("ctx_util", "mean"))
+    g["context_utilization_p95"] = group_quantile(ex, ["workspace_id", "agent_id"], "ctx_util", 0.95)
+    g = g.reset_index()
     g["tokens_per_successful_task"] = (g["total_tokens"] / g["successful"].where(g["successful"] > 0)).round(3)
     g["output_input_ratio"] = (g["output_tokens"] / g["input_tokens"].where(g["input_tokens"] > 0)).round(6)
     g["cache_hit_share"] = (g["prompt_cache_hits"] / g["input_tokens"].where(g["input_tokens"] > 0)).round(6)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from orchestration.analytics.cost_optimization import HOURS_PER_MONTH, standing_cost_per_month
 from orchestration.analytics.findings import finding, monthly, period_of, usd, window_days
+from orchestration.analytics.frames import group_quantile
 
 IDLE_MAX_EXECUTIONS_PER_DAY = 1.0
 GPU_IDLE_UTIL_PCT = 10.0           # p95 GPU utilization at or below this: the GPU is idle
@@ -61,8 +62,9 @@ def gpu_waste_from_executions(executions: pd.DataFrame, agents: pd.DataFrame, ra
     period = period_of(executions["usage_date"])
     g = executions.groupby("agent_id").agg(
         mean_gpu_util_pct=("gpu_usage_percent", "mean"),
-        p95_gpu_util_pct=("gpu_usage_percent", lambda s: s.quantile(0.95)),
-        gpu_compute_units=("gpu_compute_units", lambda s: float(s.astype(float).sum()))).reset_index()
+        gpu_compute_units=("gpu_compute_units", lambda s: float(s.astype(float).sum())))
+    g.insert(1, "p95_gpu_util_pct", group_quantile(executions, "agent_id", "gpu_usage_percent", 0.95))
+    g = g.reset_index()
     df = agents[agents["allocated_gpus"] > 0][["agent_id", "workspace_id", "allocated_gpus"]].merge(g, on="agent_id", how="left")
     df["gpu_monthly_usd"] = (df["allocated_gpus"] * rates["gpu_hour"] * HOURS_PER_MONTH).round(6)
     df["idle_gpu"] = df["p95_gpu_util_pct"].fillna(0) <= idle_util_pct
@@ -97,8 +99,10 @@ def find_idle_gpus(samples: pd.DataFrame, usd_per_gpu_hour: float, idle_util_pct
         gpu_index=("gpu_index", "first"), gpu_name=("gpu_name", "first"), samples=("sampled_at", "size"),
         first_sample=("sampled_at", "min"), last_sample=("sampled_at", "max"),
         mean_util_pct=("utilization_gpu_pct", "mean"),
-        p95_util_pct=("utilization_gpu_pct", lambda x: x.astype(float).quantile(0.95)),
         mean_memory_used_pct=("mem_pct", "mean"), mean_power_w=("power_draw_w", "mean"))
+    # both in group order (sorted keys)
+    g.insert(list(g.columns).index("mean_util_pct") + 1, "p95_util_pct",
+             group_quantile(s, ["host", "gpu_uuid"], "utilization_gpu_pct", 0.95).to_numpy())
     g["hours_observed"] = ((g["last_sample"] - g["first_sample"]).dt.total_seconds() / 3600).round(6)
     g["observed_cost_usd"] = (g["hours_observed"] * usd_per_gpu_hour).round(6)
     g["monthly_cost_usd"] = round(usd_per_gpu_hour * HOURS_PER_MONTH, 6)
