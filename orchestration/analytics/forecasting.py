@@ -851,6 +851,21 @@ def _forecast_one(meta: dict, ts: np.ndarray, values: np.ndarray, cfg: ForecastC
     return frame, accuracy, b, fc.paths, rows, fc.selection_reused
 
 
+def _split_series(series: pd.DataFrame) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """(IDENT values, ts, values) per series, in series_id order, each series' rows in frame
+    order: what a groupby over IDENT gives (series_id names the rest of IDENT), without a
+    frame per group (~2 s for the ~9,000 series of a 10M-call warehouse)."""
+    if series.empty:
+        return []
+    ordered = series.sort_values("series_id", kind="stable")
+    ids = ordered["series_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    ts, values = ordered["ts"].to_numpy(), ordered["value"].to_numpy()
+    ident = [ordered[c].to_numpy()[starts] for c in IDENT]
+    return [(dict(zip(IDENT, key)), ts[a:b], values[a:b]) for key, a, b in zip(zip(*ident), starts, ends)]
+
+
 def _forecast_chunk(items: list[tuple], cfg: ForecastConfig) -> list:
     return [_forecast_one(meta, ts, values, cfg, cached) for meta, ts, values, cached in items]
 
@@ -865,9 +880,7 @@ def forecast_many(series: pd.DataFrame, cfg: ForecastConfig, workers: int = 1,
     is reused where its series' history up to the selection day is unchanged, which gives
     the same result as selecting again."""
     selections = selections or {}
-    items = [(meta := dict(zip(IDENT, key)), g["ts"].to_numpy(), g["value"].to_numpy(),
-              selections.get(meta["series_id"]))
-             for key, g in series.groupby(IDENT, sort=True)]
+    items = [(meta, ts, values, selections.get(meta["series_id"])) for meta, ts, values in _split_series(series)]
     if workers > 1 and len(items) >= MIN_SERIES_FOR_POOL:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
