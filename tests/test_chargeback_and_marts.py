@@ -76,6 +76,21 @@ def test_the_rate_limited_endpoint_shows_throttling_and_retries(conn):
     assert limited > 10 * max(others, 1) and 0 < succeeded <= retried
 
 
+def test_monthly_retry_counts_are_the_months_retry_chains(conn):
+    """mart_api_usage_monthly sums its days' retry counts (mart_api_usage_daily); the second
+    method counts the month's chains in int_api_retry_chains directly (a chain belongs to the
+    month of its first attempt, with its own agent and endpoint): every row equal, none lost."""
+    got = conn.execute(
+        "select workspace_id, agent_id, endpoint, usage_month, retried_requests, retried_requests_succeeded "
+        "from marts.mart_api_usage_monthly where retried_requests > 0 order by all").fetchall()
+    expected = conn.execute(
+        "select workspace_id, agent_id, endpoint, cast(date_trunc('month', usage_date) as date), "
+        "count(*) filter (where was_retried), count(*) filter (where was_retried and eventually_succeeded) "
+        "from intermediate.int_api_retry_chains group by all having count(*) filter (where was_retried) > 0 "
+        "order by all").fetchall()
+    assert len(got) > 10 and got == expected
+
+
 def test_quotas_crossed_in_the_sample(conn):
     rows = {(r[0], r[1], str(r[2])): r[3:] for r in conn.execute(
         "select scope_id, period, period_start, tokens_used, token_quota, quota_crossed_on from marts.mart_quota_usage").fetchall()}
