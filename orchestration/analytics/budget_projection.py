@@ -72,7 +72,7 @@ def cost_paths(metric_paths: dict[str, np.ndarray], prices: dict[str, float]) ->
 @dataclass(frozen=True)
 class _Period:
     """A budget period against the forecast days: the same for every agent's budget of a
-    type, so project_budgets works it out once (per budget it was most of the step)."""
+    type, so project_budgets works it out once (per budget it was most of that function's time)."""
 
     start: pd.Timestamp
     end: pd.Timestamp
@@ -184,7 +184,6 @@ def project_budgets(budgets: pd.DataFrame, actuals: pd.DataFrame, token_paths: d
     bounds = dict(zip(agent_ids[starts], zip(starts, np.r_[starts[1:], len(month)])))
     days = pd.DatetimeIndex(month["usage_date"])
     tokens, costs = month["tokens"].to_numpy(dtype=float), month["cost_usd"].to_numpy(dtype=float)
-    none = (days[:0], np.zeros(0))
     for b in budgets.itertuples():
         lo, hi = bounds.get(b.agent_id, (0, 0))
         tok = token_paths.get(b.agent_id, zero)
@@ -196,8 +195,7 @@ def project_budgets(budgets: pd.DataFrame, actuals: pd.DataFrame, token_paths: d
         for kind, budget, unit, values, paths in (("monthly_tokens", b.monthly_token_budget, "tokens", tokens, tok),
                                                   ("monthly_cost", b.monthly_cost_budget_usd, "usd", costs, cost)):
             if pd.notna(budget):
-                daily = (days[lo:hi], values[lo:hi]) if hi > lo else none
                 rows.append({**base, "budget_type": kind, "unit": unit,
-                             **_project(float(budget), float(np.nansum(daily[1])), paths, month_period,
-                                        daily if hi > lo else None)})
+                             **_project(float(budget), float(np.nansum(values[lo:hi])), paths, month_period,
+                                        (days[lo:hi], values[lo:hi]) if hi > lo else None)})
     return pd.DataFrame(rows)
