@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from orchestration.analytics.frames import runs
+
 UNIT_PRICE_COLUMNS = {
     "tokens": ("token_cost",),
     "cpu_core_hours": ("cpu_cost", "memory_cost", "network_cost"),
@@ -180,8 +182,8 @@ def project_budgets(budgets: pd.DataFrame, actuals: pd.DataFrame, token_paths: d
     month = actuals[(actuals["usage_date"] >= month_start) & (actuals["usage_date"] <= as_of)]
     month = month.sort_values(["agent_id", "usage_date"], kind="stable")
     agent_ids = month["agent_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, agent_ids[1:] != agent_ids[:-1]]) if len(month) else np.array([], dtype=int)
-    bounds = dict(zip(agent_ids[starts], zip(starts, np.r_[starts[1:], len(month)])))
+    starts, ends = runs(agent_ids)
+    bounds = dict(zip(agent_ids[starts], zip(starts, ends)))
     days = pd.DatetimeIndex(month["usage_date"])
     tokens, costs = month["tokens"].to_numpy(dtype=float), month["cost_usd"].to_numpy(dtype=float)
     for b in budgets.itertuples():

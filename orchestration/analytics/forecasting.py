@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from orchestration.analytics.frames import rows_by
+from orchestration.analytics.frames import rows_by, runs
 
 LEVELS = (80, 95)
 METRICS = ("tokens", "cpu_core_hours", "gpu_units", "api_calls", "storage_growth_mb")
@@ -793,8 +793,7 @@ def selections_from_frame(rows: pd.DataFrame) -> dict[str, Selection]:
     points = rows[rows["model"].notna()]
     points = points.sort_values(["series_id", "row"], kind="stable")
     bounds = points["series_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, bounds[1:] != bounds[:-1]]) if len(points) else np.array([], dtype=int)
-    ends = np.r_[starts[1:], len(points)]
+    starts, ends = runs(bounds)
     points = points[BACKTEST_COLUMNS].astype({"fold": "int64", "step": "int64", "pos": "int64", "ts": "datetime64[us]"})
     arrays = {c: points[c].to_numpy() for c in BACKTEST_COLUMNS}
     spans = {bounds[a]: (a, b) for a, b in zip(starts, ends)}
@@ -858,9 +857,7 @@ def _split_series(series: pd.DataFrame) -> list[tuple[dict, np.ndarray, np.ndarr
     if series.empty:
         return []
     ordered = series.sort_values("series_id", kind="stable")
-    ids = ordered["series_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    ends = np.r_[starts[1:], len(ids)]
+    starts, ends = runs(ordered["series_id"].to_numpy())
     ts, values = ordered["ts"].to_numpy(), ordered["value"].to_numpy()
     ident = [ordered[c].to_numpy()[starts] for c in IDENT]
     return [(dict(zip(IDENT, key)), ts[a:b], values[a:b]) for key, a, b in zip(zip(*ident), starts, ends)]

@@ -1,5 +1,6 @@
 """Small DataFrame helpers shared by the analyses."""
 
+import numpy as np
 import pandas as pd
 
 
@@ -13,6 +14,15 @@ def rows_by(frame: pd.DataFrame, column: str):
     return lambda value: groups.get(value, frame.iloc[:0])
 
 
+def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of equal consecutive keys: the groups of a
+    column sorted by that key, as positions to slice arrays with (no frame per group)."""
+    if not len(keys):
+        return np.array([], dtype=np.intp), np.array([], dtype=np.intp)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.r_[starts[1:], len(keys)]
+
+
 def group_quantile(frame: pd.DataFrame, by, column: str, q: float) -> pd.Series:
     """`frame.groupby(by)[column].agg(lambda s: s.quantile(q))` to the bit, for every group at once.
 
@@ -20,8 +30,6 @@ def group_quantile(frame: pd.DataFrame, by, column: str, q: float) -> pd.Series:
     values) cost ~1 s a column at 2,000 agents; pandas' grouped quantile rounds differently
     in the last bit. This sorts once and does np.quantile's arithmetic (its virtual index,
     neighbours and two-sided lerp) for all the groups together. A group without values is NaN."""
-    import numpy as np
-
     groups = frame.groupby(by, sort=True)
     index = groups.size().index
     codes = groups.ngroup().to_numpy()
