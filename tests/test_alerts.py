@@ -229,3 +229,49 @@ def test_sensor_skips_when_no_table(tmp_path):
     duckdb.connect(str(db)).close()
     result, _ = _tick(db)
     assert "does not exist" in result.skip_message
+
+
+def test_threshold_rules_equal_a_row_by_row_reading_of_the_rules_on_random_agent_days():
+    """The rules fire on exactly the rows the rule table says (a second, plain reading of it
+    here), also where budgets are missing, zero or negative, values sit on a threshold or are
+    missing: the rules read only the rows that can exceed a threshold (alerting._may_exceed)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n, agents = 600, ["a1", "a2", "a3", "a4", "a5", "a6"]
+    days = pd.date_range("2026-10-20", periods=n // len(agents))
+    t = pd.DataFrame({"workspace_id": "w", "agent_id": np.repeat(agents, len(days)),
+                      "usage_date": np.tile(days, len(agents))})
+    t["budget_month"] = t["usage_date"].dt.to_period("M").dt.to_timestamp()
+    t["daily_token_budget"] = pd.array(rng.choice([1000, 0, -5, None, 2000], n, p=[.5, .1, .05, .15, .2]), dtype="Int64")
+    t["daily_total_tokens"] = rng.choice([0, 500, 800, 801, 900, 901, 1600, 1800, 2500], n)
+    t["monthly_token_budget"] = pd.array(rng.choice([10_000, None, 0], n, p=[.8, .1, .1]), dtype="Int64")
+    t["month_to_date_tokens"] = t.groupby(["agent_id", "budget_month"])["daily_total_tokens"].cumsum()
+    t["monthly_cost_budget_usd"] = rng.choice([50.0, np.nan, 0.0, -1.0], n, p=[.7, .1, .1, .1])
+    t["month_to_date_cost"] = np.where(rng.random(n) < .05, np.nan, rng.choice([10.0, 40.0, 40.5, 45.0, 45.5, 80.0], n))
+    cpu = pd.DataFrame({"workspace_id": "w", "agent_id": t["agent_id"], "usage_date": t["usage_date"],
+                        "cpu_pct": rng.choice([10.0, 80.0, 80.0000001, 95.0, np.nan], n)})
+
+    def severity(pct, warning=80.0, critical=90.0):
+        return "critical" if pct > critical else "warning" if warning is not None and pct > warning else None
+
+    expected = set()
+    for r in cpu.itertuples():
+        if r.cpu_pct > 80:
+            expected.add(("cpu_utilization", r.agent_id, r.usage_date, "critical"))
+    first = {}
+    for r in t.sort_values(["usage_date", "agent_id"]).itertuples():
+        if pd.notna(r.daily_token_budget) and r.daily_token_budget > 0:
+            if s := severity(r.daily_total_tokens / r.daily_token_budget * 100):
+                expected.add(("daily_token_budget", r.agent_id, r.usage_date, s))
+        for rule, used, budget in (("monthly_token_budget", r.month_to_date_tokens, r.monthly_token_budget),
+                                   ("monthly_cost_budget", r.month_to_date_cost, r.monthly_cost_budget_usd)):
+            if pd.notna(budget) and budget > 0 and pd.notna(used) and (s := severity(used / budget * 100)):
+                first.setdefault((rule, r.agent_id, r.budget_month, s), r.usage_date)
+    expected |= {(rule, agent, day, s) for (rule, agent, _, s), day in first.items()}
+
+    got = pd.DataFrame(alerting.cpu_alerts(cpu) + alerting.budget_threshold_alerts(t))
+    assert set(zip(got["rule"], got["agent_id"], got["alert_time"], got["severity"])) == expected
+    assert len(got) == len(expected) and {s for *_, s in expected} == {"warning", "critical"}
+    assert {rule for rule, *_ in expected} == {"cpu_utilization", "daily_token_budget", "monthly_token_budget",
+                                               "monthly_cost_budget"}
