@@ -345,6 +345,38 @@ def test_a_gpu_that_resumes_after_a_gap_has_its_last_reading_before_the_gap_reco
     assert hours["after"] == pytest.approx(24 + 50 / 60, abs=1e-9)
 
 
+def test_a_windowed_gpu_day_far_from_its_gpus_next_reading_is_capped_as_the_full_build_caps_it(builds, tmp_path):
+    """A windowed fct_gpu_samples reads its rebuild days and the day on each side. Rebuilding
+    STOPPED_DAY alone (lookback 0: the days read are STOPPED_DAY -2 .. +2) leaves the GPU's
+    next reading after its last one of the day (LATE_DAY-1, four days on) out of what is read;
+    that reading still stands for the capped hour, as in the full build
+    (143 x 600 + 3,600 s), and every rebuilt row equals the full build's."""
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(builds["env"]["DUCKDB_PATH"], database)
+    around = [STOPPED_DAY + timedelta(days=n) for n in (-1, 0, 1)]
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("update marts.fct_gpu_samples set interval_seconds = -1, interval_cost_usd = -1 "
+                     "where cast(sampled_at as date) in ?", [around])
+    window = json.dumps({"min_date": str(STOPPED_DAY), "max_date": str(STOPPED_DAY), "lookback_days": 0})
+    run([str(BIN / "dbt"), "build", "--quiet", "-s", "int_rebuild_days", "fct_gpu_samples", "--vars", window,
+         "--target-path", str(tmp_path / "target")],
+        env={**builds["env"], "DUCKDB_PATH": str(database)}, cwd=REPO / "dbt_project")
+    with duckdb.connect(str(database)) as conn:
+        rebuilt = [d for (d,) in conn.execute("select usage_date from intermediate.int_rebuild_days").fetchall()]
+        assert set(around) <= set(rebuilt) and STOPPED_DAY + timedelta(days=2) not in rebuilt
+        assert conn.execute(
+            "select sum(interval_seconds), max(interval_seconds) from marts.fct_gpu_samples "
+            "where host = ? and cast(sampled_at as date) = ?", [STOPPED_HOST, STOPPED_DAY]).fetchone() \
+            == (143 * 600 + 3600, 3600)
+        conn.execute(f"attach '{builds['full_env']['DUCKDB_PATH']}' as full_build (read_only)")
+        for a, b in (("marts", "full_build.marts"), ("full_build.marts", "marts")):
+            assert conn.execute(
+                f"select count(*) from (select * from {a}.fct_gpu_samples where cast(sampled_at as date) in ? "
+                f"except all select * from {b}.fct_gpu_samples where cast(sampled_at as date) in ?)",
+                [rebuilt, rebuilt]).fetchone()[0] == 0
+        assert conn.execute("select count(*) from marts.fct_gpu_samples where interval_seconds = -1").fetchone()[0] == 0
+
+
 def test_the_one_day_run_replaced_only_the_months_it_had_to(builds):
     """mart_api_usage_monthly is replaced by whole month: the month of the run's rebuild days
     (November) is recomputed from all its calls, October is left as it was."""

@@ -1,13 +1,43 @@
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='replace_days', unique_key='cast(sampled_at as date)', on_schema_change='fail') }}
+-- Incremental by the reading's day (see macros/incremental.sql): a windowed run replaces the
+-- days in int_rebuild_days, which hold every day whose readings' intervals can change (its
+-- 'gpu' reason: the touched days, the day on each side, a resumed GPU's last reading before).
+-- depends_on: {{ ref('int_rebuild_days') }}
 -- One row per GPU reading (nvidia-smi), with the agent and workspace the GPU is assigned
 -- to and the cost of the interval the reading stands for: the time to the GPU's next
 -- reading (the last reading: the time since the one before), capped at
 -- var gpu_sample_max_interval_s so that a telemetry outage is not charged as one reading.
+{%- set windowed = is_windowed() %}
+{%- set cap = var('gpu_sample_max_interval_s', 3600) %}
 with samples as (
 
     -- the same reading in two files (overlapping exports): keep the first by file, line
+    {%- if windowed %}
+    -- (copies share sampled_at, so a day's readings are deduplicated from that day's rows).
+    -- A windowed run reads the rebuild days and the day on each side of each: a reading's
+    -- next (or previous) reading is there unless it is more than a day away, and then its
+    -- interval is the cap whatever the gap (the cap is at most a day in a windowed run).
+    {{ first_row_per('(select * from ' ~ ref('stg_gpu_metrics__samples') ~ ' where cast(sampled_at as date) in ('
+        ~ 'select cast(' ~ dbt.dateadd('day', 'shift', 'usage_date') ~ ' as date) from ' ~ rebuild_days()
+        ~ ' as rebuild_days(usage_date) cross join (select 0 as shift union all select -1 union all select 1) as shifts))',
+        'host, gpu_index, sampled_at', 'source_file, source_line') }}
+    {%- else %}
     {{ first_row_per(ref('stg_gpu_metrics__samples'), 'host, gpu_index, sampled_at', 'source_file, source_line') }}
+    {%- endif %}
 
 ),
+{%- if windowed %}
+
+-- every GPU's first and last reading in all the history: whether a reading whose neighbour
+-- is not among the days read has one at all
+gpu_span as (
+
+    select host, gpu_index, min(sampled_at) as first_sampled_at, max(sampled_at) as last_sampled_at
+    from {{ ref('stg_gpu_metrics__samples') }}
+    group by host, gpu_index
+
+),
+{%- endif %}
 
 assignments as (
 
@@ -27,10 +57,8 @@ intervals as (
 
     select
         samples.*,
-        coalesce(
-            {{ dbt.datediff('sampled_at', 'lead(sampled_at) over (partition by host, gpu_index order by sampled_at)', 'second') }},
-            {{ dbt.datediff('lag(sampled_at) over (partition by host, gpu_index order by sampled_at)', 'sampled_at', 'second') }}
-        ) as raw_interval_seconds
+        lead(sampled_at) over (partition by host, gpu_index order by sampled_at) as next_sampled_at,
+        lag(sampled_at) over (partition by host, gpu_index order by sampled_at) as previous_sampled_at
     from samples
 
 ),
@@ -38,13 +66,26 @@ intervals as (
 capped as (
 
     select
-        *,
-        -- least() skips nulls: a GPU's only reading must stay without an interval
+        intervals.*,
+        -- to the next reading, else (the GPU's last) since the one before, at most the cap;
+        -- a GPU's only reading has no interval
         case
-            when raw_interval_seconds is not null
-                then least(raw_interval_seconds, {{ var('gpu_sample_max_interval_s', 3600) }})
+            when next_sampled_at is not null
+                then least({{ dbt.datediff('sampled_at', 'next_sampled_at', 'second') }}, {{ cap }})
+            {%- if windowed %}
+            when gpu_span.last_sampled_at > intervals.sampled_at then {{ cap }}
+            {%- endif %}
+            when previous_sampled_at is not null
+                then least({{ dbt.datediff('previous_sampled_at', 'sampled_at', 'second') }}, {{ cap }})
+            {%- if windowed %}
+            when gpu_span.first_sampled_at < intervals.sampled_at then {{ cap }}
+            {%- endif %}
         end as interval_seconds
     from intervals
+    {%- if windowed %}
+    inner join gpu_span
+        on intervals.host is not distinct from gpu_span.host and intervals.gpu_index = gpu_span.gpu_index
+    {%- endif %}
 
 ),
 
@@ -96,3 +137,6 @@ final as (
 )
 
 select * from final
+{%- if windowed %}
+where cast(sampled_at as date) in {{ rebuild_days() }}
+{%- endif %}
