@@ -195,6 +195,34 @@ def test_plain_dagster_cli_materializes_a_partition_range_then_the_models(tmp_pa
     assert got == (expected, "2026-10-15", "2026-10-17")
 
 
+def test_the_run_reports_every_dbt_model_seed_and_test_the_manifest_lists(built, monkeypatch):
+    """The dbt step (WarehouseDbtCliResource: no in-process dbt adapter, dbt's version from the
+    installed package) streams a materialization for every model and seed and a check
+    evaluation, passed, for every data test on one, as dbt's manifest lists them: read here
+    from target/manifest.json and from the run's events in the build's DAGSTER_HOME."""
+    import dagster as dg
+
+    _, env, _ = built
+    manifest = json.loads((REPO / "dbt_project" / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"].values()
+    built_nodes = {n["name"] for n in nodes if n["resource_type"] in ("model", "seed")}
+    tests_on_nodes = {n["name"] for n in nodes if n["resource_type"] == "test"
+                      and (n.get("attached_node") or "").startswith(("model.", "seed."))}
+    assert len(built_nodes) > 50 and len(tests_on_nodes) > 150
+
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_run_records()
+        events = [e.dagster_event for e in instance.all_logs(run.dagster_run.run_id) if e.is_dagster_event]
+    materialized = {e.asset_key.path[-1] for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+                    and e.step_key == "warehouse_dbt"}
+    checks = [e.event_specific_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+              and e.step_key == "warehouse_dbt"]
+    assert materialized == built_nodes
+    assert {c.check_name for c in checks} == tests_on_nodes and len(checks) == len(tests_on_nodes)
+    assert all(c.passed for c in checks)
+
+
 def test_the_duckdb_cli_analysts_use_can_read_the_warehouse(built):
     _, env, _ = built
     # analysts open the published copy (the working file may be locked by a run)

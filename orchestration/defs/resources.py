@@ -28,9 +28,9 @@ class WarehouseDbtCliResource(DbtCliResource):
       project calls neither (row counts come from DuckDB in the steps that write), and
       dagster-dbt runs without one for Fusion.
 
-    Both are private hooks of dagster-dbt (pinned, see pyproject.toml); the tests check
-    that the version matches `dbt --version` and that a build through this resource
-    still streams every model and test."""
+    Both are private hooks of dagster-dbt (pinned, see pyproject.toml). Tests: the version
+    is what `dbt --version` prints (test_definitions.py), and a build through this
+    resource reports every model, seed and data test of the manifest (test_end_to_end.py)."""
 
     @cached_property
     def _cli_version(self):
