@@ -216,8 +216,9 @@ def test_the_run_reports_every_dbt_model_seed_and_test_the_manifest_lists(built,
 
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     with dg.DagsterInstance.get() as instance:
-        (run,) = instance.get_run_records()
-        events = [e.dagster_event for e in instance.all_logs(run.dagster_run.run_id) if e.is_dagster_event]
+        # the fixture's build is the first run in this DAGSTER_HOME (other tests build again in it)
+        first = min(instance.get_run_records(), key=lambda r: r.create_timestamp)
+        events = [e.dagster_event for e in instance.all_logs(first.dagster_run.run_id) if e.is_dagster_event]
     materialized = {e.asset_key.path[-1] for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
                     and e.step_key == "warehouse_dbt"}
     checks = [e.event_specific_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
