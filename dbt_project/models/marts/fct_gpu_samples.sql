@@ -9,17 +9,28 @@
 -- var gpu_sample_max_interval_s so that a telemetry outage is not charged as one reading.
 {%- set windowed = is_windowed() %}
 {%- set cap = var('gpu_sample_max_interval_s', 3600) %}
-with samples as (
+with
+{%- if windowed %}
+
+-- A windowed run reads the rebuild days and the day on each side of each: a reading's next
+-- (or previous) reading is there unless it is more than a day away, and then its interval
+-- is the cap whatever the gap (the cap is at most a day in a windowed run).
+read_days as (
+
+    select distinct cast({{ dbt.dateadd('day', 'shift', 'usage_date') }} as date) as usage_date
+    from {{ rebuild_days() }} as rebuild_days(usage_date)
+    cross join (select 0 as shift union all select -1 union all select 1) as shifts
+
+),
+{%- endif %}
+
+samples as (
 
     -- the same reading in two files (overlapping exports): keep the first by file, line
     {%- if windowed %}
-    -- (copies share sampled_at, so a day's readings are deduplicated from that day's rows).
-    -- A windowed run reads the rebuild days and the day on each side of each: a reading's
-    -- next (or previous) reading is there unless it is more than a day away, and then its
-    -- interval is the cap whatever the gap (the cap is at most a day in a windowed run).
-    {{ first_row_per('(select * from ' ~ ref('stg_gpu_metrics__samples') ~ ' where cast(sampled_at as date) in ('
-        ~ 'select cast(' ~ dbt.dateadd('day', 'shift', 'usage_date') ~ ' as date) from ' ~ rebuild_days()
-        ~ ' as rebuild_days(usage_date) cross join (select 0 as shift union all select -1 union all select 1) as shifts))',
+    -- (copies share sampled_at, so a day's readings are deduplicated from that day's rows)
+    {{ first_row_per('(select * from ' ~ ref('stg_gpu_metrics__samples')
+        ~ ' where cast(sampled_at as date) in (select usage_date from read_days))',
         'host, gpu_index, sampled_at', 'source_file, source_line') }}
     {%- else %}
     {{ first_row_per(ref('stg_gpu_metrics__samples'), 'host, gpu_index, sampled_at', 'source_file, source_line') }}
