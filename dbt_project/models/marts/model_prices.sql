@@ -3,12 +3,15 @@
 -- (the analytics assets read it): the same columns, one row per provider x model the
 -- warehouse's executions and call logs use, at the price in force now (int_model_prices,
 -- catalog + overrides). New code should read int_model_prices (dated, every model).
+-- The models used are read off the marts (one row per execution and per call), not the
+-- intermediate views: those re-deduplicate every raw copy of the whole history on each
+-- read (5.3 s a read at 10M calls, against 0.15 s here).
 with used as (
 
-    select distinct llm_provider as provider, model from {{ ref('int_executions') }}
-    where model is not null
+    select distinct llm_provider as provider, model_name as model from {{ ref('fct_resource_utilization') }}
+    where model_name is not null
     union
-    select distinct provider, model from {{ ref('int_llm_calls') }}
+    select distinct provider, model from {{ ref('fct_llm_calls') }}
     where model is not null
 
 )
