@@ -372,6 +372,46 @@ def test_a_process_pool_gives_the_same_forecasts_bit_for_bit(monkeypatch):
     assert all(np.array_equal(one.paths[k], two.paths[k]) for k in one.paths)
 
 
+def test_one_pool_shared_by_two_calls_gives_what_one_process_gives(monkeypatch):
+    """forecast_pool: the daily and the hourly series of a step share one pool; each call
+    still gives exactly what it gives in one process."""
+    monkeypatch.setattr(fc, "MIN_SERIES_FOR_POOL", 2)
+    cfg = fc.ForecastConfig(horizon=7, n_paths=200)
+    first = _long({f"a{i}": multiplicative(10 + i, 40, 1)[0] for i in range(4)})
+    second = _long({f"b{i}": multiplicative(20 + i, 35, 2)[0] for i in range(3)})
+    alone = [fc.forecast_many(s, cfg, workers=1) for s in (first, second)]
+    with fc.forecast_pool(2) as pool:
+        shared = [fc.forecast_many(s, cfg, workers=2, pool=pool) for s in (first, second)]
+    for one, two in zip(alone, shared):
+        for a, b in [(one.forecasts, two.forecasts), (one.accuracy, two.accuracy), (one.backtests, two.backtests)]:
+            pd.testing.assert_frame_equal(a, b)
+        assert all(np.array_equal(one.paths[k], two.paths[k]) for k in one.paths)
+    with fc.forecast_pool(1) as pool:
+        assert pool is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 39, 40, 999, 1000])
+def test_median_and_bounds_are_numpys_median_and_quantiles_to_the_bit(n):
+    """One sort and numpy's arithmetic give np.median and np.quantile (linear) exactly:
+    ties, zeros, magnitudes far apart and a NaN (its step is NaN, as numpy gives)."""
+    rng = np.random.default_rng(n)
+    probs = [p for level in fc.LEVELS for p in ((1 - level / 100) / 2, 1 - (1 - level / 100) / 2)]
+    cases = [rng.lognormal(size=(n, 30)) * 1e6, np.round(rng.lognormal(size=(n, 7)), 0),
+             np.where(rng.random((n, 30)) < 0.3, 0.0, rng.normal(size=(n, 30))),
+             rng.lognormal(size=(n, 5)) * 10.0 ** rng.integers(-8, 8, size=(n, 1))]
+    with_nan = rng.lognormal(size=(n, 4))
+    with_nan[n // 2, 1] = np.nan
+    cases.append(with_nan)
+    for paths in cases:
+        median, bounds = fc.median_and_bounds(paths)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected_median, expected = np.median(paths, axis=0), np.quantile(paths, probs, axis=0)
+        assert np.array_equal(median, expected_median, equal_nan=True)
+        got = np.stack([bound for level in fc.LEVELS for bound in bounds[level]])
+        assert np.array_equal(got, expected, equal_nan=True)
+
+
 def test_build_daily_series_sums_fills_and_trims():
     detail = pd.DataFrame({
         "workspace_id": ["w1", "w1", "w1", "w2"], "agent_id": ["a", "a", "b", "c"], "model": ["x", "y", "x", "x"],

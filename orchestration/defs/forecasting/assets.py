@@ -157,37 +157,40 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     from orchestration.analytics import forecasting as fc
 
     started = time.perf_counter()
-    with duckdb.get_connection() as conn:
-        detail = read_frame(conn, DETAIL_SQL)
-        calls = read_frame(conn, HOURLY_CALLS_SQL)
-        budgets = conn.execute(
-            "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
-            "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents order by all").df()
-        actuals = conn.execute(
-            "select agent_id, usage_date, daily_total_tokens::double as tokens, daily_total_cost::double as cost_usd "
-            "from marts.mart_token_budget_tracking order by all").df()
-        stored = conn.execute(
-            "select count(*) from information_schema.tables where table_schema = 'analytics' "
-            "and table_name = 'forecast_model_selection'").fetchall()[0][0]
-        stored = conn.execute("select * from analytics.forecast_model_selection").df() if stored else None
-    selections = fc.selections_from_frame(stored) if stored is not None and len(stored) else {}
+    # the worker processes start (and import statsmodels) while the marts are read
+    with fc.forecast_pool(FORECAST_WORKERS) as pool:
+        with duckdb.get_connection() as conn:
+            detail = read_frame(conn, DETAIL_SQL)
+            calls = read_frame(conn, HOURLY_CALLS_SQL)
+            budgets = conn.execute(
+                "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
+                "monthly_cost_budget_usd::double as monthly_cost_budget_usd from marts.dim_agents order by all").df()
+            actuals = conn.execute(
+                "select agent_id, usage_date, daily_total_tokens::double as tokens, daily_total_cost::double as cost_usd "
+                "from marts.mart_token_budget_tracking order by all").df()
+            stored = conn.execute(
+                "select count(*) from information_schema.tables where table_schema = 'analytics' "
+                "and table_name = 'forecast_model_selection'").fetchall()[0][0]
+            stored = conn.execute("select * from analytics.forecast_model_selection").df() if stored else None
+        selections = fc.selections_from_frame(stored) if stored is not None and len(stored) else {}
 
-    as_of = pd.Timestamp(detail["usage_date"].max())
-    daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
-                                  backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D",
-                                  reselect_days=config.reselect_every_days, keep_params=config.keep_params)
-    series = fc.build_daily_series(detail, as_of)
-    daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS, selections=selections)
+        as_of = pd.Timestamp(detail["usage_date"].max())
+        daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
+                                      backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D",
+                                      reselect_days=config.reselect_every_days, keep_params=config.keep_params)
+        series = fc.build_daily_series(detail, as_of)
+        daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS, selections=selections, pool=pool)
 
-    hourly_series = fc.build_hourly_series(calls)
-    if len(hourly_series):
-        hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
-                                       backtest_folds=config.backtest_folds, backtest_horizon=24,
-                                       n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h",
-                                       reselect_days=config.reselect_every_days, keep_params=config.keep_params)
-        hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS, selections=selections)
-    else:
-        hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
+        hourly_series = fc.build_hourly_series(calls)
+        if len(hourly_series):
+            hourly_cfg = fc.ForecastConfig(horizon=config.hourly_horizon_days * 24, season=24,
+                                           backtest_folds=config.backtest_folds, backtest_horizon=24,
+                                           n_paths=config.n_paths, models=fc.HOURLY_MODELS, freq="h",
+                                           reselect_days=config.reselect_every_days, keep_params=config.keep_params)
+            hourly = fc.forecast_many(hourly_series, hourly_cfg, workers=FORECAST_WORKERS,
+                                      selections=selections, pool=pool)
+        else:
+            hourly = fc.ForecastRun(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {})
 
     # Cost from the token and compute forecasts at current unit prices.
     dates = pd.date_range(as_of + pd.Timedelta(days=1), periods=config.horizon_days, freq="D")
