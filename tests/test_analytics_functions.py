@@ -353,3 +353,78 @@ def test_group_quantile_is_series_quantile_per_group_to_the_bit(kind):
                 got = group_quantile(df, by, "v", q)
                 assert got.index.equals(expected.index)
                 assert np.array_equal(got.to_numpy(), expected.to_numpy(dtype=float), equal_nan=True), (q, by)
+
+
+def llm_calls(agent, provider, model, latencies, errors=0):
+    return pd.DataFrame([{"agent_id": agent, "provider": provider, "model": model, "is_success": i >= errors,
+                          "latency_ms": latency} for i, latency in enumerate(latencies)])
+
+
+def test_dynamic_allocation_by_hand():
+    """Tier, primary and fallback model, switch condition, scaling and targets per agent,
+    each worked out by hand from the fixture."""
+    from orchestration.analytics.allocation import dynamic_allocation
+
+    ex = pd.concat([
+        # 'a': 40 runs on gpt-4o, 38 succeed; every run 10 s, $0.01, a 4 MB cache
+        executions("a", 40, model_name="gpt-4o", cache_size_mb=4.0,
+                   status=None).assign(status=["success"] * 38 + ["failed"] * 2),
+        executions("c", 10, model_name="claude-haiku-4-5", llm_provider="anthropic"),
+    ], ignore_index=True)
+    calls = pd.concat([
+        llm_calls("a", "openai", "gpt-4o", [100] * 20, errors=2),
+        llm_calls("a", "openai", "gpt-4o-mini", range(200, 2001, 200)),   # 10 calls, none failed
+        llm_calls("a", "openai", "gpt-4.1-mini", [50] * 10),               # 10 calls too
+        llm_calls("a", "anthropic", "claude-haiku-4-5", [50] * 30),        # most calls, another provider
+        llm_calls("c", "anthropic", "claude-haiku-4-5", [70] * 10),
+    ], ignore_index=True)
+    ag = agents(("a", 2, 4096, 0), ("b", 1, 1024, 0), ("c", 1, 2048, 0))
+    sizing = pd.DataFrame({"agent_id": ["a"], "recommended_cpu_cores": [1.0], "recommended_memory_mb": [2048.0]})
+    scaling = pd.DataFrame({"agent_id": ["a"], "min_instances": [1], "max_instances": [3], "cooldown_s": [600]})
+    # two recommended cheaper models for 'a' saving the same: the first listed wins the tie
+    models = pd.DataFrame({"agent_id": ["a", "a", "a"], "status": ["recommended", "recommended", "failed_gate"],
+                           "executions": [40, 40, 40], "monthly_saving_usd": [5.0, 5.0, 9.0],
+                           "candidate_model": ["gpt-4o-mini", "gpt-4.1-mini", "gpt-3.5"]})
+    out = dynamic_allocation(ex, calls, ag, sizing, scaling, models).set_index("agent_id")
+
+    a = out.loc["a"]
+    assert (a["recommended_tier"], a["cpu_cores"], a["memory_mb"], a["gpus"]) == ("economy", 1.0, 2048.0, 0)
+    # primary: the recommendation (its 80 executions >= half of 40); fallback: the same provider's
+    # other model with the most calls (gpt-4o, 20), not anthropic's 30
+    assert (a["primary_model"], a["fallback_model"]) == ("gpt-4o-mini", "gpt-4o")
+    # gpt-4o-mini: no errors -> the 5% floor; p95 of 200..2000 = 1800 + 0.55 x 200 = 1910 ms, x 1.5
+    assert a["switch_condition"] == "error rate over 15 min > 5.0% or p95 latency > 2,865 ms"
+    assert (a["min_instances"], a["max_instances"], a["cooldown_s"]) == (1, 3, 600)
+    assert (a["prompt_cache"], a["response_cache_mb"], a["response_cache_ttl_h"]) == ("on, 5 min TTL", 5.0, 24)
+    # 10 s x 1.2; success 38/40 = 0.95 - 2 points; p95 cost $0.01
+    assert (a["max_latency_ms"], a["min_success_rate"], a["max_cost_per_execution_usd"]) == (12000, 0.93, 0.01)
+
+    b = out.loc["b"]  # no history
+    assert (b["switch_condition"], b["primary_model"], b["min_instances"], b["prompt_cache"]) == (
+        "no history", "gpt-4o-mini", 0, "off")
+    assert b["recommended_tier"] == "economy" and pd.isna(b["max_latency_ms"])
+
+    c = out.loc["c"]  # one model of its provider: nothing to fall back to; no sizing: its allocation
+    assert (c["primary_model"], c["fallback_model"]) == ("claude-haiku-4-5", "claude-haiku-4-5")
+    assert c["switch_condition"] == "no fallback of the same provider observed; alert instead"
+    assert (c["cpu_cores"], c["memory_mb"], c["recommended_tier"], c["min_instances"]) == (1, 2048, "economy", 1)
+    assert c["min_success_rate"] == 0.98  # 100% observed - 2 points (above the 0.9 floor)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_max_is_what_a_descending_sort_puts_first(seed):
+    """frames.first_max against pandas' own stable sort_values(ascending=False).iloc[0], on
+    small frames full of ties and missing values."""
+    import numpy as np
+
+    from orchestration.analytics.frames import first_max
+
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        values = rng.integers(0, 4, n).astype(float)
+        values[rng.random(n) < 0.2] = np.nan
+        frame = pd.DataFrame({"v": values, "i": range(n)})
+        expected = frame.sort_values("v", ascending=False, kind="stable").iloc[0]["i"]
+        assert first_max(frame.to_dict("records"), "v")["i"] == expected
+    assert first_max([], "v") is None

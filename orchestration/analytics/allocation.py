@@ -3,9 +3,10 @@ conditions, scaling policy, caching, and performance targets, all from its histo
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from orchestration.analytics.frames import rows_by
+from orchestration.analytics.frames import first_max, records_by
 
 TIERS = [  # (tier, max cores, max memory MB); GPU work is at least 'performance'
     ("economy", 1.0, 2048),
@@ -13,6 +14,18 @@ TIERS = [  # (tier, max cores, max memory MB); GPU work is at least 'performance
     ("performance", 4.0, 16384),
     ("premium", float("inf"), float("inf")),
 ]
+
+
+def _mean(values: list[float]) -> float:
+    """Series.mean() of the values (NaN skipped; NaN when none): numpy's sum, divided."""
+    kept = np.array([v for v in values if not pd.isna(v)], dtype=float)
+    return float(kept.sum() / len(kept)) if len(kept) else float("nan")
+
+
+def _max(values: list[float]) -> float:
+    """Series.max() of the values (NaN skipped; NaN when none)."""
+    kept = [v for v in values if not pd.isna(v)]
+    return float(max(kept)) if kept else float("nan")
 
 
 def tier_for(cores: float, memory_mb: float, gpus: int) -> str:
@@ -57,20 +70,21 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
     per_model = by_model.agg(n=("err", "size"), error_rate=("err", "mean")).assign(
         p95_latency_ms=by_model["latency_ms"].quantile(0.95)).reset_index()
     rec = models[models["status"].eq("recommended")] if not models.empty else models
-    # each frame split by agent once: a filter per agent and frame cost ~14 s at 2,000 agents
+    # each frame split by agent once, into records: filtering (and sorting) a small frame per
+    # agent and frame cost ~7 s at 2,000 agents
     hist_of, sizing_of, scaling_of, rec_of, per_model_of = (
-        rows_by(f, "agent_id") for f in (hist, sizing, scaling, rec, per_model))
+        records_by(f, "agent_id") for f in (hist, sizing, scaling, rec, per_model))
     out = []
     for a in agents.itertuples():
         h = hist_of(a.agent_id)
         s = sizing_of(a.agent_id)
         sc = scaling_of(a.agent_id)
-        cores = float(s["recommended_cpu_cores"].iloc[0]) if len(s) else a.allocated_cpu_cores
-        mem = float(s["recommended_memory_mb"].iloc[0]) if len(s) else a.allocated_memory_mb
+        cores = float(s[0]["recommended_cpu_cores"]) if s else a.allocated_cpu_cores
+        mem = float(s[0]["recommended_memory_mb"]) if s else a.allocated_memory_mb
         gpus = 0 if a.agent_id in gpu_idle else int(a.allocated_gpus)
         row = {"agent_id": a.agent_id, "workspace_id": a.workspace_id, "current_tier": a.compute_tier,
                "recommended_tier": "economy" if a.agent_id in idle else tier_for(cores, mem, gpus), "cpu_cores": cores, "memory_mb": mem, "gpus": gpus}
-        if h.empty:
+        if not h:
             row.update({"primary_model": a.primary_model, "fallback_model": a.primary_model,
                         "switch_condition": "no history", "min_instances": 0, "max_instances": 1,
                         "scale_out_cpu_pct": 70, "scale_in_cpu_pct": 30, "cooldown_s": 300,
@@ -78,31 +92,34 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
                         "max_latency_ms": None, "min_success_rate": None, "max_cost_per_execution_usd": None})
             out.append(row)
             continue
-        h = h.iloc[0]
+        h = h[0]
         primary = h["main_model"]
         r = rec_of(a.agent_id)
-        if len(r) and r["executions"].sum() >= 0.5 * h["executions"]:
-            primary = r.sort_values("monthly_saving_usd", ascending=False)["candidate_model"].iloc[0]
+        if r and sum(x["executions"] for x in r) >= 0.5 * h["executions"]:
+            primary = first_max(r, "monthly_saving_usd")["candidate_model"]  # ties: the first listed
         pm = per_model_of(a.agent_id)
-        prov = pm.loc[pm["model"] == primary, "provider"]
-        others = pm[(pm["model"] != primary) & (pm["provider"].isin(prov))].sort_values("n", ascending=False)
-        fallback = others["model"].iloc[0] if len(others) else primary
-        pr = pm[pm["model"] == primary]
-        err = float(pr["error_rate"].iloc[0]) if len(pr) else float(pm["error_rate"].mean())
-        lat = float(pr["p95_latency_ms"].iloc[0]) if len(pr) else float(pm["p95_latency_ms"].max())
+        prov = {x["provider"] for x in pm if x["model"] == primary}
+        # the same provider's other model with the most calls
+        others = first_max([x for x in pm if x["model"] != primary and x["provider"] in prov], "n")
+        fallback = others["model"] if others else primary
+        pr = [x for x in pm if x["model"] == primary]
+        err = float(pr[0]["error_rate"]) if pr else _mean([x["error_rate"] for x in pm])
+        lat = float(pr[0]["p95_latency_ms"]) if pr else _max([x["p95_latency_ms"] for x in pm])
+        # numpy's float, as the frame held it: round() of one rounds as numpy does
+        success = np.float64(h["success_rate"])
         row.update({
             "primary_model": primary, "fallback_model": fallback,
             "switch_condition": (f"error rate over 15 min > {max(2 * err, 0.05):.1%} or p95 latency > {1.5 * lat:,.0f} ms"
                                  if fallback != primary else "no fallback of the same provider observed; alert instead"),
-            "min_instances": int(sc["min_instances"].iloc[0]) if len(sc) else 1,
-            "max_instances": int(sc["max_instances"].iloc[0]) if len(sc) else 1,
+            "min_instances": int(sc[0]["min_instances"]) if sc else 1,
+            "max_instances": int(sc[0]["max_instances"]) if sc else 1,
             "scale_out_cpu_pct": 70, "scale_in_cpu_pct": 30,
-            "cooldown_s": int(sc["cooldown_s"].iloc[0]) if len(sc) else 300,
+            "cooldown_s": int(sc[0]["cooldown_s"]) if sc else 300,
             "prompt_cache": "on, 5 min TTL",
             "response_cache_mb": round(float(h["p95_cache_mb"] or 0) * 1.25, 3) if pd.notna(h["p95_cache_mb"]) else 0.0,
             "response_cache_ttl_h": 24,
             "max_latency_ms": int(math.ceil(h["p95_duration_ms"] * 1.2)),
-            "min_success_rate": round(max(min(0.9, h["success_rate"]), h["success_rate"] - 0.02), 4),
+            "min_success_rate": round(max(min(0.9, success), success - 0.02), 4),
             "max_cost_per_execution_usd": round(float(h["p95_cost"]), 6),
         })
         out.append(row)

@@ -14,6 +14,33 @@ def rows_by(frame: pd.DataFrame, column: str):
     return lambda value: groups.get(value, frame.iloc[:0])
 
 
+def records_by(frame: pd.DataFrame, column: str):
+    """value -> that value's rows of `frame` as dicts of Python scalars (to_dict("records"):
+    what `row[c]` of an object row gives), in frame order; [] if none. For per-agent loops
+    that read a few fields: slicing, filtering and sorting a small frame per agent cost
+    milliseconds each, ~7 s over 2,000 agents."""
+    groups: dict = {}
+    if not frame.empty and column in frame.columns:
+        for record in frame.to_dict("records"):
+            groups.setdefault(record[column], []).append(record)
+    return lambda value: groups.get(value, [])
+
+
+def first_max(records: list[dict], column: str) -> dict | None:
+    """The record with the largest `column`, the first of equal ones; a record whose value
+    is missing only when all are (None: no records). What
+    `frame.sort_values(column, ascending=False, kind="stable").iloc[0]` gives. (The default
+    sort breaks ties by numpy's SIMD quicksort, which depends on the CPU.)"""
+    present = [r for r in records if not pd.isna(r[column])]
+    if not present:
+        return records[0] if records else None
+    best = present[0]
+    for r in present[1:]:
+        if r[column] > best[column]:
+            best = r
+    return best
+
+
 def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each run of equal consecutive keys: the groups of a
     column sorted by that key, as positions to slice arrays with (no frame per group)."""
