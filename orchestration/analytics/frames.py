@@ -15,10 +15,11 @@ def rows_by(frame: pd.DataFrame, column: str):
 
 
 def records_by(frame: pd.DataFrame, column: str):
-    """value -> that value's rows of `frame` as dicts of Python scalars (to_dict("records"):
-    what `row[c]` of an object row gives), in frame order; [] if none. For per-agent loops
-    that read a few fields: slicing, filtering and sorting a small frame per agent cost
-    milliseconds each, ~7 s over 2,000 agents."""
+    """value -> that value's rows of `frame` as dicts (to_dict("records"): Python scalars), in
+    frame order; [] if none. For per-agent loops that read a few fields: slicing, filtering
+    and sorting a small frame per agent cost milliseconds each, ~7 s over 2,000 agents.
+    (A frame's row, `frame.iloc[i]`, holds numpy scalars instead; round() of a numpy float
+    rounds as numpy does, of a Python float as Python does: mind the difference.)"""
     groups: dict = {}
     if not frame.empty and column in frame.columns:
         for record in frame.to_dict("records"):
