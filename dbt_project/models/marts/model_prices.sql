@@ -5,7 +5,7 @@
 -- catalog + overrides). New code should read int_model_prices (dated, every model).
 -- The models used are read off the marts (one row per execution and per call), not the
 -- intermediate views: those re-deduplicate every raw copy of the whole history on each
--- read (5.3 s a read at 10M calls, against 0.15 s here).
+-- read (5-7 s a read at 10M calls, against 0.2 s here).
 with used as (
 
     select distinct llm_provider as provider, model_name as model from {{ ref('fct_resource_utilization') }}
