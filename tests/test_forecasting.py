@@ -698,6 +698,17 @@ def test_forecast_fan_chart_is_in_the_materialization_metadata(sample_warehouse,
     prefix = "![forecast fan](data:image/png;base64,"
     assert md.startswith(prefix) and md.endswith(")")
     assert base64.b64decode(md[len(prefix):-1])[:8] == b"\x89PNG\r\n\x1a\n"
+    # the sample's daily series are too few to spread over processes: the step starts none
+    with duckdb.connect(sample_warehouse["DUCKDB_PATH"], read_only=True) as conn:
+        daily = conn.execute("select count(*) from analytics.forecast_accuracy where grain = 'daily'").fetchone()[0]
+    assert 0 < daily < fc.MIN_SERIES_FOR_POOL
+    assert event.asset_materialization.metadata["worker_processes"].value == 1
+
+
+def test_pool_size_starts_processes_only_for_enough_series():
+    assert fc.pool_size(fc.MIN_SERIES_FOR_POOL - 1, 2) == 1
+    assert fc.pool_size(fc.MIN_SERIES_FOR_POOL, 2) == 2
+    assert fc.pool_size(10_000, 1) == 1
 
 
 def test_benchmark_script_runs_on_the_real_series():

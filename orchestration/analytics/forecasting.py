@@ -913,6 +913,12 @@ def _warm_worker() -> None:
     _ets_model()
 
 
+def pool_size(series_count: int, workers: int) -> int:
+    """The processes worth starting for `series_count` series: `workers`, or 1 (no pool)
+    below MIN_SERIES_FOR_POOL, where forecast_many forecasts them in its own process."""
+    return workers if series_count >= MIN_SERIES_FOR_POOL else 1
+
+
 @contextlib.contextmanager
 def forecast_pool(workers: int):
     """A process pool for forecast_many calls to share (None for workers <= 1).

@@ -157,10 +157,15 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
     from orchestration.analytics import forecasting as fc
 
     started = time.perf_counter()
-    # the worker processes start (and import statsmodels) while the marts are read
-    with fc.forecast_pool(FORECAST_WORKERS) as pool:
+    with duckdb.get_connection() as conn:
+        detail = read_frame(conn, DETAIL_SQL)
+    as_of = pd.Timestamp(detail["usage_date"].max())
+    series = fc.build_daily_series(detail, as_of)
+    # the worker processes start (and import statsmodels) while the rest is read; none for a
+    # warehouse with too few series to spread (forecast_many runs those in this process)
+    workers = fc.pool_size(series["series_id"].nunique(), FORECAST_WORKERS)
+    with fc.forecast_pool(workers) as pool:
         with duckdb.get_connection() as conn:
-            detail = read_frame(conn, DETAIL_SQL)
             calls = read_frame(conn, HOURLY_CALLS_SQL)
             budgets = conn.execute(
                 "select workspace_id, agent_id, daily_token_budget, monthly_token_budget, "
@@ -174,11 +179,9 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
             stored = conn.execute("select * from analytics.forecast_model_selection").df() if stored else None
         selections = fc.selections_from_frame(stored) if stored is not None and len(stored) else {}
 
-        as_of = pd.Timestamp(detail["usage_date"].max())
         daily_cfg = fc.ForecastConfig(horizon=config.horizon_days, season=7, backtest_folds=config.backtest_folds,
                                       backtest_horizon=7, n_paths=config.n_paths, models=fc.DAILY_MODELS, freq="D",
                                       reselect_days=config.reselect_every_days, keep_params=config.keep_params)
-        series = fc.build_daily_series(detail, as_of)
         daily = fc.forecast_many(series, daily_cfg, workers=FORECAST_WORKERS, selections=selections, pool=pool)
 
         hourly_series = fc.build_hourly_series(calls)
@@ -255,6 +258,7 @@ def forecasts(context: dg.AssetExecutionContext, config: ForecastSettings, duckd
             "models_chosen": dg.MetadataValue.json(models),
             "selections_reused": daily.selections_reused + hourly.selections_reused,
             "selections_made": int(selection_df["series_id"].nunique()) - daily.selections_reused - hourly.selections_reused,
+            "worker_processes": workers,
             "seconds": round(elapsed, 1),
             "forecast_fan_total_tokens": dg.MetadataValue.md(plot_md),
             "preview": dg.MetadataValue.md(_md(total_fc[["forecast_date", "mean", "lower_80", "upper_80", "lower_95", "upper_95", "model"]], 14)),
