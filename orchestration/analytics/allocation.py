@@ -16,18 +16,6 @@ TIERS = [  # (tier, max cores, max memory MB); GPU work is at least 'performance
 ]
 
 
-def _mean(values: list[float]) -> float:
-    """Series.mean() of the values (NaN skipped; NaN when none): numpy's sum, divided."""
-    kept = np.array([v for v in values if not pd.isna(v)], dtype=float)
-    return float(kept.sum() / len(kept)) if len(kept) else float("nan")
-
-
-def _max(values: list[float]) -> float:
-    """Series.max() of the values (NaN skipped; NaN when none)."""
-    kept = [v for v in values if not pd.isna(v)]
-    return float(max(kept)) if kept else float("nan")
-
-
 def tier_for(cores: float, memory_mb: float, gpus: int) -> str:
     for name, c, m in TIERS:
         if cores <= c and memory_mb <= m and (gpus == 0 or name in ("performance", "premium")):
@@ -103,8 +91,8 @@ def dynamic_allocation(executions: pd.DataFrame, calls: pd.DataFrame, agents: pd
         others = first_max([x for x in pm if x["model"] != primary and x["provider"] in prov], "n")
         fallback = others["model"] if others else primary
         pr = [x for x in pm if x["model"] == primary]
-        err = float(pr[0]["error_rate"]) if pr else _mean([x["error_rate"] for x in pm])
-        lat = float(pr[0]["p95_latency_ms"]) if pr else _max([x["p95_latency_ms"] for x in pm])
+        err = float(pr[0]["error_rate"]) if pr else float(pd.Series([x["error_rate"] for x in pm], dtype=float).mean())
+        lat = float(pr[0]["p95_latency_ms"]) if pr else float(pd.Series([x["p95_latency_ms"] for x in pm], dtype=float).max())
         # numpy's float, as the frame held it: round() of one rounds as numpy does
         success = np.float64(h["success_rate"])
         row.update({

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from orchestration.analytics.frames import rows_by, runs
+from orchestration.analytics.frames import numpy_lerp, rows_by, runs
 
 LEVELS = (80, 95)
 METRICS = ("tokens", "cpu_core_hours", "gpu_units", "api_calls", "storage_growth_mb")
@@ -179,11 +179,7 @@ def _sorted_quantile(ordered: np.ndarray, q: float, has_nan: np.ndarray) -> np.n
     elif virtual < 0:
         before = after = np.float64(0)
     gamma = virtual - before
-    a, b = ordered[int(before)], ordered[int(after)]
-    diff = b - a
-    result = a + diff * gamma
-    if gamma >= 0.5:
-        result = b - diff * (1 - gamma)
+    result = numpy_lerp(ordered[int(before)], ordered[int(after)], gamma)
     result[has_nan] = np.nan
     return result
 

@@ -51,6 +51,13 @@ def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.r_[starts[1:], len(keys)]
 
 
+def numpy_lerp(a, b, gamma):
+    """np.quantile's interpolation between neighbours a and b (numpy's two-sided lerp: from
+    b for gamma >= 0.5), to the bit."""
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+
 def group_quantile(frame: pd.DataFrame, by, column: str, q: float) -> pd.Series:
     """`frame.groupby(by)[column].agg(lambda s: s.quantile(q))` to the bit, for every group at once.
 
@@ -81,9 +88,5 @@ def group_quantile(frame: pd.DataFrame, by, column: str, q: float) -> pd.Series:
         gamma = virtual - before
         a = values[np.where(before < 0, count - 1, before).astype(np.intp) + first]
         b = values[np.where(after < 0, count - 1, after).astype(np.intp) + first]
-        diff = b - a
-        result = a + diff * gamma
-        upper = gamma >= 0.5
-        result[upper] = (b - diff * (1 - gamma))[upper]
-        out[has] = result
+        out[has] = numpy_lerp(a, b, gamma)
     return pd.Series(out, index=index, name=column)
