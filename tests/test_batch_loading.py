@@ -7,6 +7,7 @@ loaded and then changed), the raw table, the rejects and the load log must be eq
 for row, and the batch path must actually have been taken for the clean files.
 """
 
+import hashlib
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,3 +115,45 @@ def test_batches_respect_the_size_cap(tmp_path, monkeypatch):
     assert one_calls == [12]
     assert len(capped_calls) >= 4 and max(capped_calls) <= 3 and sum(capped_calls) == 12
     assert capped == one
+
+
+def test_a_file_rewritten_between_hashing_and_its_batch_is_loaded_with_its_new_bytes(tmp_path, monkeypatch):
+    """Every new file is hashed before the batches are formed, and a batch reads its files
+    again: a file rewritten in between is left out of its batch and loaded alone
+    (load_file), from its new bytes, with their sha256; the other files as a batch loads them."""
+    spec = SOURCES["gpu_metrics"]
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW / spec.name, raw / spec.name)
+    files = sorted((raw / spec.name).iterdir())[:12]
+    size = max(p.stat().st_size for p in files)
+    victim = files[7]  # in the third of four batches of three files
+    new_bytes = b"\n".join(victim.read_bytes().split(b"\n")[:5]) + b"\n"  # header + 4 lines
+    monkeypatch.setattr(loader, "BATCH_MAX_BYTES", 3 * size)
+    real_batch = loader._load_batch
+
+    def load_after_a_rewrite(conn, spec, batch, *args):
+        if any(member[0] == victim for member in batch):
+            victim.write_bytes(new_bytes)
+        return real_batch(conn, spec, batch, *args)
+
+    monkeypatch.setattr(loader, "_load_batch", load_after_a_rewrite)
+    alone = []
+    real_load_file = loader.load_file
+    monkeypatch.setattr(loader, "load_file", lambda conn, spec, path, *a, **k: alone.append(path) or real_load_file(conn, spec, path, *a, **k))
+    with duckdb.connect() as conn:
+        ensure_raw_schema(conn)
+        reports = load_files(conn, spec, files, raw, now=NOW)
+        got = _tables(conn, spec)
+    assert alone == [victim]
+    assert {r.source_file: r.status for r in reports} == {p.relative_to(raw).as_posix(): "loaded" for p in files}
+
+    # the reference: the files as they are now, each by the per-file Python parser
+    monkeypatch.setattr(loader, "load_file", real_load_file)
+    with duckdb.connect() as conn:
+        ensure_raw_schema(conn)
+        for path in files:
+            real_load_file(conn, spec, path, raw, now=NOW, fast=False)
+        expected = _tables(conn, spec)
+    assert got == expected
+    victim_log = [row for row in got[2] if row[1] == victim.relative_to(raw).as_posix()]
+    assert victim_log[0][2] == hashlib.sha256(new_bytes).hexdigest() and victim_log[0][5] == 4
