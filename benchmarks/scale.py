@@ -389,7 +389,8 @@ def _gib(n: int) -> str:
 
 
 def report(results: list[dict], args, started: dt.datetime, load_before: tuple, load_after: tuple) -> str:
-    lines = [f"Scale benchmark, {started:%Y-%m-%d %H:%M} UTC, `python benchmarks/scale.py --sizes {args.sizes_text}`",
+    command = f"python benchmarks/scale.py --sizes {args.sizes_text}" + (" --skip-pandas" if args.skip_pandas else "")
+    lines = [f"Scale benchmark, {started:%Y-%m-%d %H:%M} UTC, `{command}`",
              "",
              f"Machine: {os.cpu_count()} cores, {_mem_total()} RAM, {platform.python_implementation()} "
              f"{platform.python_version()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
