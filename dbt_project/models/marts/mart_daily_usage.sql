@@ -6,7 +6,7 @@
 -- the executions (the priced record), LLM call counts and latency from the call log, API
 -- cost from the API log (attributed to the model of the execution that made the call;
 -- calls with no known execution appear under model '(no execution)').
-with executions as (
+with day_executions as (
 
     select
         workspace_id,
@@ -27,6 +27,15 @@ with executions as (
         storage_cost,
         network_cost
     from {{ ref('fct_resource_utilization') }}
+    where {{ in_rebuild_days('usage_date') }}
+
+),
+
+-- the model of each execution, for its API calls: a second, narrow read rather than
+-- one CTE of every execution read twice, which DuckDB would materialize whole (~0.9 s at 10M calls)
+execution_models as (
+
+    select execution_id, model_name as model from {{ ref('fct_resource_utilization') }}
 
 ),
 
@@ -51,8 +60,7 @@ execution_daily as (
         sum(gpu_cost) as gpu_cost,
         sum(storage_cost) as storage_cost,
         sum(network_cost) as network_cost
-    from executions
-    where {{ in_rebuild_days('usage_date') }}
+    from day_executions
     group by workspace_id, agent_id, model, usage_date
 
 ),
@@ -110,7 +118,7 @@ api_daily as (
         count(*) as api_calls,
         sum(api.cost_usd) as api_cost
     from {{ ref('fct_api_calls') }} as api
-    left join executions on api.execution_id = executions.execution_id
+    left join execution_models as executions on api.execution_id = executions.execution_id
     where {{ in_rebuild_days('api.usage_date') }}
     group by api.workspace_id, api.agent_id, coalesce(executions.model, '(no execution)'), api.usage_date
 
