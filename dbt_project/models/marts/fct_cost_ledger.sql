@@ -9,8 +9,8 @@
 -- Who pays: an execution's and its API calls' costs go to the user who ran it; costs with
 -- no execution (outside calls, orphan API calls, cloud lines) go to the agent's owner.
 -- The executions are read twice, each time for what that part needs: a CTE read twice
--- would be materialized whole by DuckDB (every column of every execution, ~1 s at 10M
--- calls, for a windowed run that needs a few days of them).
+-- would be materialized by DuckDB before the rebuild-day filter (every execution, ~1 s at
+-- 10M calls, for a windowed run that needs a few days of them).
 with day_executions as (
 
     select * from {{ ref('fct_resource_utilization') }} where {{ in_rebuild_days('usage_date') }}
