@@ -138,8 +138,7 @@ def test_a_file_rewritten_between_hashing_and_its_batch_is_loaded_with_its_new_b
 
     monkeypatch.setattr(loader, "_load_batch", load_after_a_rewrite)
     alone = []
-    real_load_file = loader.load_file
-    monkeypatch.setattr(loader, "load_file", lambda conn, spec, path, *a, **k: alone.append(path) or real_load_file(conn, spec, path, *a, **k))
+    monkeypatch.setattr(loader, "load_file", lambda conn, spec, path, *a, **k: alone.append(path) or load_file(conn, spec, path, *a, **k))
     with duckdb.connect() as conn:
         ensure_raw_schema(conn)
         reports = load_files(conn, spec, files, raw, now=NOW)
@@ -148,11 +147,10 @@ def test_a_file_rewritten_between_hashing_and_its_batch_is_loaded_with_its_new_b
     assert {r.source_file: r.status for r in reports} == {p.relative_to(raw).as_posix(): "loaded" for p in files}
 
     # the reference: the files as they are now, each by the per-file Python parser
-    monkeypatch.setattr(loader, "load_file", real_load_file)
     with duckdb.connect() as conn:
         ensure_raw_schema(conn)
         for path in files:
-            real_load_file(conn, spec, path, raw, now=NOW, fast=False)
+            load_file(conn, spec, path, raw, now=NOW, fast=False)
         expected = _tables(conn, spec)
     assert got == expected
     victim_log = [row for row in got[2] if row[1] == victim.relative_to(raw).as_posix()]
