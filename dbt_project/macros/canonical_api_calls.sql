@@ -2,11 +2,16 @@
     candidates: SQL filter on the delivered copies; only keys with a matching copy are ranked
     (over all their copies). winners: SQL filter on the winning copies. -#}
 {% macro canonical_api_calls(candidates=none, winners=none) %}
-with api_calls as (
+with api_calls as {{ inline_cte() if not candidates }} (
 
     select *, cast(requested_at as date) as usage_date from {{ ref('stg_agent_platform__api_calls') }}
 
 ),
+
+{%- if not candidates %}
+
+{{ rank_copies('api_calls', 'request_id', 'source_file, source_line') }},
+{%- else %}
 
 ranked as (
 
@@ -14,7 +19,6 @@ ranked as (
         *,
         row_number() over (partition by request_id order by source_file, source_line) as copy_rank
     from api_calls
-    {%- if candidates %}
     -- only keys with a copy matching the filter, ranked over all their copies; the keys
     -- come from a second, narrow read so that api_calls is streamed, not materialized
     where request_id in (
@@ -22,9 +26,9 @@ ranked as (
         from (select *, cast(requested_at as date) as usage_date from {{ ref('stg_agent_platform__api_calls') }}) as copies
         where {{ candidates }}
     )
-    {%- endif %}
 
 ),
+{%- endif %}
 
 agents as (
 

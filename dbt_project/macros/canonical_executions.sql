@@ -3,11 +3,16 @@
     which does not depend on the order files arrived in.
     windowed: only the winning copies on the run's rebuild days (see int_rebuild_days). -#}
 {% macro canonical_executions(windowed=false) %}
-with executions as (
+with executions as {{ inline_cte() if not windowed }} (
 
     select *, cast(started_at as date) as usage_date from {{ ref('stg_agent_platform__executions') }}
 
 ),
+
+{%- if not windowed %}
+
+{{ rank_copies('executions', 'execution_id', 'source_file, source_line') }}
+{%- else %}
 
 ranked as (
 
@@ -15,16 +20,15 @@ ranked as (
         *,
         row_number() over (partition by execution_id order by source_file, source_line) as copy_rank
     from executions
-    {%- if windowed %}
     -- only keys with a copy on a rebuild day, ranked over all their copies; the keys come
     -- from a second, narrow read so that executions is streamed, not materialized
     where execution_id in (
         select execution_id from {{ ref('stg_agent_platform__executions') }}
         where cast(started_at as date) in {{ rebuild_days() }}
     )
-    {%- endif %}
 
 )
+{%- endif %}
 
 select
     execution_id,

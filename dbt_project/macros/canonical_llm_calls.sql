@@ -142,7 +142,7 @@ otel as (
 
 ),
 
-all_calls as (
+all_calls as {{ inline_cte() if not windowed }} (
 
     select *, cast(started_at as date) as usage_date from gateway
     union all
@@ -151,6 +151,8 @@ all_calls as (
     select *, cast(started_at as date) as usage_date from otel
 
 ),
+
+{%- if windowed %}
 
 ranked as (
 
@@ -162,6 +164,10 @@ ranked as (
     from all_calls
 
 )
+{%- else %}
+
+{{ rank_copies('all_calls', 'call_id', 'source_priority, source_file, source_record') }}
+{%- endif %}
 
 select
     call_id,

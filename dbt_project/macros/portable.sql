@@ -115,3 +115,18 @@
 {% macro spark__ordered_string_agg(expr, separator) -%}
     concat_ws({{ separator }}, array_sort(collect_list({{ expr }})))
 {%- endmacro %}
+
+
+{#- `name as {{ inline_cte() }} (`: a CTE the query reads more than once, read again from its
+    sources by each reader. DuckDB materializes such a CTE whole by default (every row and
+    column held before anything is filtered); Spark always inlines a CTE. -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'agent_resource_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}
