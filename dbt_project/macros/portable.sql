@@ -119,7 +119,9 @@
 
 {#- `name as {{ inline_cte() }} (`: a CTE the query reads more than once, read again from its
     sources by each reader. DuckDB materializes such a CTE whole by default (every row and
-    column held before anything is filtered); Spark always inlines a CTE. -#}
+    column held before anything is filtered). `not materialized` is DuckDB's (and
+    Postgres') keyword, so the default adds nothing: Spark has no such keyword, its
+    optimizer decides. -#}
 {% macro inline_cte() -%}
     {{ return(adapter.dispatch('inline_cte', 'agent_resource_warehouse')()) }}
 {%- endmacro %}
