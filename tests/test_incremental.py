@@ -226,6 +226,7 @@ def builds(tmp_path_factory):
     (tmp / "inc").mkdir()
     env = {**warehouse_env(tmp / "inc", raw), "DBT_LOOKBACK_DAYS": str(LOOKBACK)}
     database = env["DUCKDB_PATH"]
+    rebuilt_per_run = []
     for first, last in CHUNKS:
         if first == LATE_DAY:
             planted = add_late_files(raw, spanning)
@@ -246,6 +247,7 @@ def builds(tmp_path_factory):
             ledger = _plant_in_ledger(database, CLOUD_ONLY_DAY)
         proc = run([str(BIN / "warehouse"), "build", "--start", first.isoformat(), "--end", last.isoformat()], env=env)
         assert "succeeded" in proc.stdout, proc.stdout[-3000:]
+        rebuilt_per_run.append(_rebuild_days(database))
     bill_after = _sentinels(database, set_to=None, calls=bill_sentinel["calls"])
     bill_rebuilt = _rebuild_days(database)
     with duckdb.connect(database) as conn:
@@ -264,7 +266,7 @@ def builds(tmp_path_factory):
     return {"env": env, "full_env": full_env, "planted": planted, "sentinel": sentinel, "after": after,
             "late_day_rebuilt": late_day_rebuilt, "bill_sentinel": bill_sentinel, "bill_after": bill_after,
             "monthly": monthly, "monthly_after": monthly_after,
-            "bill_rebuilt": bill_rebuilt, "ledger": ledger, "gpu_hours": gpu_hours}
+            "bill_rebuilt": bill_rebuilt, "ledger": ledger, "gpu_hours": gpu_hours, "rebuilt_per_run": rebuilt_per_run}
 
 
 def test_incremental_runs_with_late_data_equal_a_full_rebuild(builds):
@@ -304,6 +306,17 @@ def test_late_and_redelivered_rows_land_where_the_full_rule_puts_them(builds):
             "select f.usage_date, f.api_cost = (select sum(cost_usd) from marts.fct_api_calls a "
             "where a.execution_id = f.execution_id) from marts.fct_resource_utilization f where execution_id = ?",
             [api["execution_id"]]).fetchone() == (date.fromisoformat(planted["late_api_execution_day"]), True)
+
+
+def test_the_first_build_lists_no_rebuild_days_and_the_next_run_lists_its_window(builds):
+    """The first run has a window (its partition range) but no table to replace days in: every
+    model is built whole, so int_rebuild_days lists nothing. The second run (Nov 4..11,
+    lookback 3) lists at least every day of its window, Nov 1..11."""
+    first, second = builds["rebuilt_per_run"][:2]
+    assert first == {}
+    window = {date(2026, 11, 1) + timedelta(days=n) for n in range(11)}
+    assert window <= set(second)
+    assert all("window" in second[d][0].split(",") for d in window)
 
 
 def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):

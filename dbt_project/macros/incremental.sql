@@ -35,6 +35,25 @@
 {% endmacro %}
 
 
+{#- True when some incremental model of the project already has its table and this is no
+    --full-refresh run: only then can a model of this run be windowed. The first build of a
+    warehouse (or a --full-refresh) rebuilds every model whole, window or not, so
+    int_rebuild_days need not list any day: at 10M calls, listing the 90 days of a first
+    Dagster backfill took ~15 s of a build that used none of it. -#}
+{% macro any_incremental_model_built() %}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+            | selectattr('config.materialized', 'equalto', 'incremental') -%}
+        {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is not none -%}
+            {{ return(true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(false) }}
+{% endmacro %}
+
+
 {#- True when this model should process only the rebuild days: the table exists, no
     --full-refresh, and the run was given a window. -#}
 {% macro is_windowed() %}

@@ -38,8 +38,13 @@
 -- executions, API calls): models with rebuild_scope='usage' rebuild these days alone, so a
 -- restated month-to-date bill (cloud_line on every day of its month) does not make them
 -- replace the month.
+-- Empty, too, when no incremental model has a table yet or with --full-refresh: no model is
+-- windowed then, every one is rebuilt from all history (any_incremental_model_built).
 {%- set w = incremental_window() %}
-{%- if w is none %}
+{%- if w is not none and (var('gpu_sample_max_interval_s', 3600) | int) > 86400 %}
+    {{ exceptions.raise_compiler_error("gpu_sample_max_interval_s must be at most 86400 (a day) in an incremental run: it rebuilds the GPU days on each side of a changed reading (rebuild whole, without min_date/max_date, for a longer cap)") }}
+{%- endif %}
+{%- if w is none or not any_incremental_model_built() %}
 select
     cast(null as date) as usage_date,
     cast(null as {{ dbt.type_string() }}) as reasons,
@@ -48,9 +53,6 @@ select
     cast(null as date) as window_end
 where false
 {%- else %}
-{%- if (var('gpu_sample_max_interval_s', 3600) | int) > 86400 %}
-    {{ exceptions.raise_compiler_error("gpu_sample_max_interval_s must be at most 86400 (a day) in an incremental run: it rebuilds the GPU days on each side of a changed reading (rebuild whole, without min_date/max_date, for a longer cap)") }}
-{%- endif %}
 with window_days as (
 
     select cast(day as date) as usage_date
