@@ -2,25 +2,27 @@
     duckdb__ and spark__ implementations; DuckDB's SQL is exactly what the models used to
     say inline, so the DuckDB build is unchanged). -#}
 
-{#- One row per `partition_by`: the first by `order_by`. DuckDB says it with QUALIFY;
-    Spark has no QUALIFY, so it ranks in a subquery and drops the rank with * except. -#}
+{#- One row per `partition_by` (one column or several): the first by `order_by`. The
+    same rule as the canonical models' dedup (rank_copies): only the keys with more than one
+    row are ranked (at 10M calls the window over every GPU reading was 40% of
+    fct_gpu_samples' select). Spark's * except is DuckDB's * exclude. -#}
 {% macro first_row_per(relation, partition_by, order_by) -%}
-    {{ adapter.dispatch('first_row_per', 'agent_resource_warehouse')(relation, partition_by, order_by) }}
+    with first_row_copies as {{ inline_cte() }} (select * from {{ relation }} as first_row_source),
+    {{ rank_copies('first_row_copies', partition_by, order_by) }}
+    select * {{ star_without() }} (copy_rank) from ranked where copy_rank = 1
 {%- endmacro %}
 
-{% macro default__first_row_per(relation, partition_by, order_by) -%}
-    select *
-    from {{ relation }}
-    qualify row_number() over (partition by {{ partition_by }} order by {{ order_by }}) = 1
+{#- `select * {{ star_without() }} (column)`: every column but the named ones. -#}
+{% macro star_without() -%}
+    {{ return(adapter.dispatch('star_without', 'agent_resource_warehouse')()) }}
 {%- endmacro %}
 
-{% macro spark__first_row_per(relation, partition_by, order_by) -%}
-    select * except (first_row_rank)
-    from (
-        select *, row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as first_row_rank
-        from {{ relation }}
-    ) as ranked
-    where first_row_rank = 1
+{% macro default__star_without() -%}
+    exclude
+{%- endmacro %}
+
+{% macro spark__star_without() -%}
+    except
 {%- endmacro %}
 
 {#- One row per element of a list column (no row for an empty or null list). -#}
