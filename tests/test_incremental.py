@@ -319,6 +319,19 @@ def test_the_first_build_lists_no_rebuild_days_and_the_next_run_lists_its_window
     assert all("window" in second[d][0].split(",") for d in window)
 
 
+@pytest.mark.parametrize("full_refresh", [False, True])
+def test_a_full_refresh_lists_no_rebuild_days(builds, tmp_path, full_refresh):
+    """On a built warehouse a run with a window lists its days, unless it is a --full-refresh:
+    that rebuilds every model whole, so int_rebuild_days compiles to its empty select."""
+    window = json.dumps({"min_date": str(LATE_DAY), "max_date": str(LATE_DAY)})
+    run([str(BIN / "dbt"), "compile", "--quiet", "-s", "int_rebuild_days", "--vars", window,
+         "--target-path", str(tmp_path / "target"), *(["--full-refresh"] if full_refresh else [])],
+        env=builds["env"], cwd=REPO / "dbt_project")
+    compiled = next((tmp_path / "target").rglob("int_rebuild_days.sql")).read_text()
+    assert ("where false" in compiled) == full_refresh
+    assert ("window_days" in compiled) != full_refresh
+
+
 def test_the_one_day_run_rebuilt_only_the_days_it_had_to(builds):
     planted, sentinel, after = builds["planted"], builds["sentinel"], builds["after"]
     window = {LATE_DAY - timedelta(days=n) for n in range(LOOKBACK + 1)}
