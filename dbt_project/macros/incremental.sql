@@ -39,7 +39,7 @@
     --full-refresh run: only then can a model of this run be windowed. The first build of a
     warehouse (or a --full-refresh) rebuilds every model whole, window or not, so
     int_rebuild_days need not list any day: at 10M calls, listing the 90 days of a first
-    Dagster backfill took ~15 s of a build that used none of it. -#}
+    Dagster backfill took 15-20 s of a build that used none of it. -#}
 {% macro any_incremental_model_built() %}
     {%- if not execute or flags.FULL_REFRESH -%}
         {{ return(false) }}

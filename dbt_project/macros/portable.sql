@@ -5,7 +5,8 @@
 {#- One row per `partition_by` (one column or several): the first by `order_by`. The
     same rule as the canonical models' dedup (rank_copies): only the keys with more than one
     row are ranked (at 10M calls the window over every GPU reading was 40% of
-    fct_gpu_samples' select). Spark's * except is DuckDB's * exclude. -#}
+    fct_gpu_samples' select). Not a dispatch macro: its SQL is the same on both engines but
+    for star_without (Spark's * except is DuckDB's * exclude). -#}
 {% macro first_row_per(relation, partition_by, order_by) -%}
     with first_row_copies as {{ inline_cte() }} (select * from {{ relation }} as first_row_source),
     {{ rank_copies('first_row_copies', partition_by, order_by) }}
