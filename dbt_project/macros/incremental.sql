@@ -35,6 +35,13 @@
 {% endmacro %}
 
 
+{#- The project's incremental models (graph nodes). -#}
+{% macro incremental_model_nodes() %}
+    {{ return(graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('config.materialized', 'equalto', 'incremental') | list) }}
+{% endmacro %}
+
+
 {#- True when some incremental model of the project already has its table and this is no
     --full-refresh run: only then can a model of this run be windowed. The first build of a
     warehouse (or a --full-refresh) rebuilds every model whole, window or not, so
@@ -44,8 +51,7 @@
     {%- if not execute or flags.FULL_REFRESH -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-            | selectattr('config.materialized', 'equalto', 'incremental') -%}
+    {%- for node in incremental_model_nodes() -%}
         {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is not none -%}
             {{ return(true) }}
         {%- endif -%}
@@ -175,8 +181,7 @@
     {%- set failed = models | rejectattr('status', 'equalto', 'success') | list -%}
     {%- set built = models | selectattr('node.config.materialized', 'equalto', 'incremental')
         | selectattr('status', 'equalto', 'success') | map(attribute='node.unique_id') | list -%}
-    {%- set incremental = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-        | selectattr('config.materialized', 'equalto', 'incremental') | map(attribute='unique_id') | list -%}
+    {%- set incremental = incremental_model_nodes() | map(attribute='unique_id') | list -%}
     {%- set fingerprint = adapter.get_relation(database=target.database, schema='intermediate', identifier='int_reference_fingerprint') -%}
     {#- only a run that rebuilt every incremental model without error -#}
     {%- if failed | length > 0 or fingerprint is none or (incremental | reject('in', built) | list | length) > 0 -%}

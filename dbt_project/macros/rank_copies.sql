@@ -1,6 +1,7 @@
 {#- The CTEs `repeated_keys` and `ranked`: every row of `copies` (a CTE name) with the
-    copy_rank that row_number() over (partition by `key` order by `order_by`) gives it, for
-    a full build's dedup of a source delivered in overlapping exports. `key` is one column
+    copy_rank that row_number() over (partition by `key` order by `order_by`) gives it: the
+    dedup of a source delivered in overlapping exports (the canonical models' full builds,
+    and first_row_per). `key` is one column
     or several ('host, gpu_index, sampled_at'); keys match null-safely, so a null key
     ranks as the window ranks it (one group).
     Only the keys delivered more than once (few) go through the window: a key's only copy
