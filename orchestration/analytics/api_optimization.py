@@ -7,7 +7,7 @@ error_type, cost_usd, request_fingerprint.
 
 import pandas as pd
 
-from orchestration.analytics.findings import finding, monthly, period_of, usd, window_days
+from orchestration.analytics.findings import Window, finding, monthly, usd
 from orchestration.analytics.repeats import repeats_within
 
 MIN_CACHE_HIT_RATE = 0.20      # the issue: recommend a cache only above a 20% hit rate
@@ -54,13 +54,13 @@ def cache_hits(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS) -> pd.Da
 
 
 def api_caching(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS,
-                min_hit_rate: float = MIN_CACHE_HIT_RATE) -> tuple[pd.DataFrame, list[dict]]:
+                min_hit_rate: float = MIN_CACHE_HIT_RATE, window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Per agent: calls, potential cache hits, hit rate and the cost of the hits; a finding
     for every agent whose hit rate is above `min_hit_rate` (saving = the hits' cost)."""
     if calls.empty:
         return pd.DataFrame(), []
-    days = window_days(calls["usage_date"])
-    period = period_of(calls["usage_date"])
+    window = window or Window.of(calls["usage_date"])
+    days, period = window.days, window.period
     m = cache_hits(calls, ttl_hours)
     m["hit_cost"] = m["cost_usd"].where(m["cache_hit"], 0.0)
     g = m.groupby(["workspace_id", "agent_id"], as_index=False).agg(
@@ -90,14 +90,14 @@ def api_caching(calls: pd.DataFrame, ttl_hours: float = CACHE_TTL_HOURS,
 
 
 def api_batching(calls: pd.DataFrame, window_s: int = BATCH_WINDOW_SECONDS,
-                 min_calls: int = BATCH_MIN_CALLS) -> tuple[pd.DataFrame, list[dict]]:
+                 min_calls: int = BATCH_MIN_CALLS, window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Bursts of at least `min_calls` calls to one endpoint from one execution within
     `window_s` seconds; per endpoint the bursts, calls in them and round trips saved. No
     dollar saving: the endpoints bill per item, so batching saves latency and rate-limit
     budget, not money (stated in the finding)."""
     if calls.empty:
         return pd.DataFrame(), []
-    period = period_of(calls["usage_date"])
+    period = (window or Window.of(calls["usage_date"])).period
     df = prepare(calls)
     g = df.groupby(["execution_id", "endpoint"]).agg(
         n=("request_id", "size"), first=("requested_at", "min"), last=("requested_at", "max"),
@@ -121,15 +121,16 @@ def api_batching(calls: pd.DataFrame, window_s: int = BATCH_WINDOW_SECONDS,
     return per_ep, rows
 
 
-def rate_limits(calls: pd.DataFrame, min_share: float = RATE_LIMIT_SHARE) -> tuple[pd.DataFrame, list[dict]]:
+def rate_limits(calls: pd.DataFrame, min_share: float = RATE_LIMIT_SHARE,
+                window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Per endpoint: calls, 429s, retries, the cost of rate-limited calls and of retries;
     a finding (queue + backoff) for endpoints whose 429 share is above `min_share`. Wasted
     cost = what the rate-limited calls were billed; a client-side queue at the endpoint's
     sustainable rate with exponential backoff and jitter avoids sending them."""
     if calls.empty:
         return pd.DataFrame(), []
-    days = window_days(calls["usage_date"])
-    period = period_of(calls["usage_date"])
+    window = window or Window.of(calls["usage_date"])
+    days, period = window.days, window.period
     df = prepare(calls)
     df["rl_cost"] = df["cost_usd"].where(df["is_rate_limited"], 0.0)
     df["retry"] = df["retry_attempt"].fillna(0) > 0
@@ -157,13 +158,14 @@ def rate_limits(calls: pd.DataFrame, min_share: float = RATE_LIMIT_SHARE) -> tup
     return g, rows
 
 
-def failing_endpoints(calls: pd.DataFrame, max_error_rate: float = FAILING_ERROR_RATE) -> tuple[pd.DataFrame, list[dict]]:
+def failing_endpoints(calls: pd.DataFrame, max_error_rate: float = FAILING_ERROR_RATE,
+                      window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Per endpoint: calls that failed for reasons other than a rate limit, and what they were
     billed; a finding for endpoints whose error rate is above `max_error_rate`."""
     if calls.empty:
         return pd.DataFrame(), []
-    days = window_days(calls["usage_date"])
-    period = period_of(calls["usage_date"])
+    window = window or Window.of(calls["usage_date"])
+    days, period = window.days, window.period
     df = prepare(calls)
     df["error"] = ~df["is_success"] & ~df["is_rate_limited"]
     df["error_cost"] = df["cost_usd"].where(df["error"], 0.0)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from genai_prices import Usage, calc_price
 
-from orchestration.analytics.findings import HOURS_PER_MONTH, finding, monthly, period_of, usd, window_days
+from orchestration.analytics.findings import HOURS_PER_MONTH, Window, finding, monthly, usd
 from orchestration.analytics.frames import group_quantile
 
 DEFAULT_USD_PER_GPU_HOUR = 1.00
@@ -79,26 +79,35 @@ def rightsizing(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
     return df
 
 
-def hourly_load(executions: pd.DataFrame) -> pd.DataFrame:
+def hourly_load(executions: pd.DataFrame, hours: tuple | None = None) -> pd.DataFrame:
     """Per agent and hour of the window: executions started, busy instance-hours (sum of
-    durations / 3600 = average concurrency) and CPU cores in use (core-seconds / 3600)."""
+    durations / 3600 = average concurrency) and CPU cores in use (core-seconds / 3600).
+    Every agent gets every hour from the first to the last: `hours` (first, last) when the
+    frame is a shard of the fleet (the fleet's hours), else this frame's."""
     ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["hour"] = pd.to_datetime(ex["timestamp"]).dt.floor("h")
     ex["busy_h"] = ex["execution_duration_ms"].astype(float) / 3.6e6
     ex["cores"] = ex["cpu_core_seconds"].astype(float) / 3600
     h = ex.groupby(["agent_id", "hour"]).agg(starts=("execution_id", "size"), concurrency=("busy_h", "sum"),
                                              cores_in_use=("cores", "sum")).reset_index()
-    full = pd.date_range(h["hour"].min(), h["hour"].max(), freq="h") if not h.empty else []
+    full = []
+    if not h.empty:
+        unit = h["hour"].dt.unit  # the range in the frame's unit, so that reindex matches its hours
+        first, last = hours or (h["hour"].min(), h["hour"].max())
+        full = pd.date_range(pd.Timestamp(first).as_unit(unit), pd.Timestamp(last).as_unit(unit), freq="h")
     idx = pd.MultiIndex.from_product([h["agent_id"].unique(), full], names=["agent_id", "hour"])
     return h.set_index(["agent_id", "hour"]).reindex(idx, fill_value=0).reset_index()
 
 
-def reserved_capacity(executions: pd.DataFrame, rates: dict, discount: float = RESERVED_DISCOUNT,
-                      q: float = 0.10, load: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
+def reserved_capacity(executions: pd.DataFrame | None, rates: dict, discount: float = RESERVED_DISCOUNT,
+                      q: float = 0.10, load: pd.DataFrame | None = None, window: Window | None = None
+                      ) -> tuple[dict, list[dict]]:
     """Reserve the steady baseline: the q-quantile of the fleet's hourly CPU cores in use
     over the window (rounded down to whole cores). Saving = reserved core-hours x on-demand
-    rate x discount. load: hourly_load(executions), when the caller has it already."""
+    rate x discount. load: hourly_load(executions), when the caller has it already; with
+    load and window (the executions'), `executions` is not read."""
     load = hourly_load(executions) if load is None else load
+    period = (window or Window.of(executions["usage_date"])).period
     fleet = load.groupby("hour")["cores_in_use"].sum()
     baseline = float(fleet.quantile(q)) if not fleet.empty else 0.0
     cores = math.floor(baseline)
@@ -111,8 +120,7 @@ def reserved_capacity(executions: pd.DataFrame, rates: dict, discount: float = R
               f"{discount:.0%} off the on-demand ${rates['cpu_core_hour']}/core-hour")
     if cores == 0:
         reason = "no dollar saving: the steady baseline is below one core, too small to reserve"
-    return info, [finding("cost_optimization", "reserved_capacity", "fleet", "all", ev,
-                          period_of(executions["usage_date"]), saving, reason, "low")]
+    return info, [finding("cost_optimization", "reserved_capacity", "fleet", "all", ev, period, saving, reason, "low")]
 
 
 def autoscaling_policy(executions: pd.DataFrame, idle_agents: set[str] = frozenset(),
@@ -144,13 +152,14 @@ def autoscaling_policy(executions: pd.DataFrame, idle_agents: set[str] = frozens
 
 def spot_candidates(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
                     max_p95_duration_s: float = 900, max_failure_rate: float = 0.05,
-                    discount: float = SPOT_DISCOUNT, exclude: set[str] = frozenset()) -> tuple[pd.DataFrame, list[dict]]:
+                    discount: float = SPOT_DISCOUNT, exclude: set[str] = frozenset(),
+                    window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Interruptible, retry-tolerant workloads: p95 execution shorter than 15 min (a lost
     run is cheap to redo), failure rate at most 5% (retries are rare), no GPU. The burst
     instances above the warm one can run on spot; saving = the usage-based compute cost
     (marts cpu + memory cost) x the spot discount."""
-    days = window_days(executions["usage_date"])
-    period = period_of(executions["usage_date"])
+    window = window or Window.of(executions["usage_date"])
+    days, period = window.days, window.period
     ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["failed"] = ~ex["status"].eq("success")
     ex["usage_compute"] = ex["cpu_cost"].astype(float) + ex["memory_cost"].astype(float)
@@ -182,7 +191,7 @@ def reprice(model: str, provider: str, input_tokens: int, cached_tokens: int, ou
 
 
 def model_selection(executions: pd.DataFrame, prices: pd.DataFrame, candidate_models: list[tuple[str, str]] | None = None,
-                    ) -> tuple[pd.DataFrame, list[dict]]:
+                    window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Per agent x task type x current model: re-price the observed tokens under every cheaper
     model of the same provider (genai-prices) and recommend the cheapest whose observed
     success rate and quality on the same agent and task type are no worse than the current
@@ -191,8 +200,8 @@ def model_selection(executions: pd.DataFrame, prices: pd.DataFrame, candidate_mo
 
     executions: agent_id, workspace_id, task_type, model_name, llm_provider, status,
     quality_score, input_tokens, prompt_cache_hits, output_tokens, token_cost, usage_date."""
-    days = window_days(executions["usage_date"])
-    period = period_of(executions["usage_date"])
+    window = window or Window.of(executions["usage_date"])
+    days, period = window.days, window.period
     ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["ok"] = ex["status"].eq("success")
     ex["token_cost"] = ex["token_cost"].astype(float)

@@ -52,12 +52,13 @@ def efficiency_scores(executions: pd.DataFrame, weights: dict[str, float] | None
 
     executions: agent_id, workspace_id, usage_date, status, quality_score,
     execution_duration_ms, total_tokens, total_cost (one row per execution)."""
-    weights = dict(weights or DEFAULT_WEIGHTS)
-    if set(weights) != set(COMPONENTS):
-        raise ValueError(f"weights must name exactly {COMPONENTS}")
-    total_w = sum(weights.values())
-    weights = {k: v / total_w for k, v in weights.items()}
+    return score_agents(efficiency_components(executions, window_days), weights, min_executions)
 
+
+def efficiency_components(executions: pd.DataFrame, window_days: int | None = None) -> pd.DataFrame:
+    """Per workspace x agent (in that order): the sums behind the five components and the
+    components themselves. Each agent's row depends on its own executions only, so the rows
+    of shards of the agents, concatenated in this order, are the rows of all of them."""
     df = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     df["usage_date"] = pd.to_datetime(df["usage_date"])
     if window_days is not None and not df.empty:
@@ -85,7 +86,20 @@ def efficiency_scores(executions: pd.DataFrame, weights: dict[str, float] | None
     # Throughput of one instance (executions per hour) per dollar of one execution.
     g["speed_per_usd"] = _ratio(3600 / g["mean_duration_s"].where(g["mean_duration_s"] > 0), cost_per_exec)
     g["quality_per_usd"] = _ratio(g["quality_sum"], cost)
+    return g
 
+
+def score_agents(components: pd.DataFrame, weights: dict[str, float] | None = None,
+                 min_executions: int = MIN_EXECUTIONS) -> pd.DataFrame:
+    """efficiency_components' rows scored against each other: ranks, weighted score,
+    percentiles, weakest components (the fleet-wide half of efficiency_scores)."""
+    weights = dict(weights or DEFAULT_WEIGHTS)
+    if set(weights) != set(COMPONENTS):
+        raise ValueError(f"weights must name exactly {COMPONENTS}")
+    total_w = sum(weights.values())
+    weights = {k: v / total_w for k, v in weights.items()}
+
+    g = components.copy()
     g["scored"] = g["executions"] >= min_executions
     for c in COMPONENTS:
         g[f"{c}_score"] = rank_normalize(g[c].where(g["scored"]))

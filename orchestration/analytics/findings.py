@@ -11,6 +11,7 @@ the edges (`usd`). Monthly figures are the per-day average over the observed win
 """
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -31,12 +32,40 @@ def usd(x) -> float:
     return round(float(x), 6)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The period a fact was analysed over: its first and last timestamp (None: no rows).
+
+    An analysis run on one shard of the agents (report.build_sharded) sees only part of a
+    fact, whose dates may start later or end earlier than the whole's: its monthly figures
+    and periods must come from the whole fact's window, passed in; without one, an analysis
+    takes the window of the frame it is given."""
+
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+
+    @classmethod
+    def of(cls, dates: pd.Series) -> "Window":
+        d = pd.to_datetime(dates).dropna()
+        return cls() if d.empty else cls(d.min(), d.max())
+
+    @property
+    def days(self) -> int:
+        """Calendar days from the first to the last date, inclusive (>= 1)."""
+        if self.first is None:
+            return 1
+        return int((self.last.normalize() - self.first.normalize()).days) + 1
+
+    @property
+    def period(self) -> str:
+        if self.first is None:
+            return "no data"
+        return f"{self.first:%Y-%m-%d}..{self.last:%Y-%m-%d} ({self.days} days)"
+
+
 def window_days(dates: pd.Series) -> int:
     """Calendar days from the first to the last date in `dates`, inclusive (>= 1)."""
-    d = pd.to_datetime(dates).dropna()
-    if d.empty:
-        return 1
-    return int((d.max().normalize() - d.min().normalize()).days) + 1
+    return Window.of(dates).days
 
 
 def monthly(amount_in_window, days: int) -> float:
@@ -83,10 +112,7 @@ def findings_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def period_of(dates: pd.Series) -> str:
-    d = pd.to_datetime(dates).dropna()
-    if d.empty:
-        return "no data"
-    return f"{d.min():%Y-%m-%d}..{d.max():%Y-%m-%d} ({window_days(d)} days)"
+    return Window.of(dates).period
 
 
 def markdown_table(df: pd.DataFrame, columns: list[str], limit: int = 10) -> str:

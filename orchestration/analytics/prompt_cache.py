@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.analytics.findings import monthly, usd, window_days
+from orchestration.analytics.findings import Window, monthly, usd
 from orchestration.analytics.repeats import epoch_ns, previous_success_sql
 
 MIN_CACHEABLE_PREFIX_TOKENS = 1024
@@ -29,9 +29,15 @@ DEFAULT_TTL_MINUTES = 5.0
 BLOCK_TOKENS = 512
 
 
+PREFIX_CACHE_COLUMNS = ["workspace_id", "agent_id", "model", "calls", "input_tokens", "cacheable_tokens",
+                        "cacheable_share", "already_cached_tokens", "redundant_prefix_tokens", "cache_writes",
+                        "saving_in_window_usd", "monthly_saving_usd"]
+
+
 def fingerprint_prefix_cache(calls: pd.DataFrame, prices: pd.DataFrame,
                              ttl_minutes: float = DEFAULT_TTL_MINUTES,
-                             min_prefix_tokens: int = MIN_CACHEABLE_PREFIX_TOKENS) -> pd.DataFrame:
+                             min_prefix_tokens: int = MIN_CACHEABLE_PREFIX_TOKENS,
+                             window: Window | None = None) -> pd.DataFrame:
     """Per agent x model: input tokens, cacheable prefix tokens, the share of input that is
     cacheable, tokens already served from cache, redundant (re-sent, uncached) prefix
     tokens, and the saving of a prompt cache net of cache-write cost, in the window and
@@ -40,31 +46,41 @@ def fingerprint_prefix_cache(calls: pd.DataFrame, prices: pd.DataFrame,
     calls: agent_id, workspace_id, model, prompt_fingerprint, started_at, usage_date,
     input_tokens, cached_input_tokens. prices: model, input_usd_per_mtok,
     cached_input_usd_per_mtok, cache_write_usd_per_mtok."""
-    cols = ["workspace_id", "agent_id", "model", "calls", "input_tokens", "cacheable_tokens",
-            "cacheable_share", "already_cached_tokens", "redundant_prefix_tokens", "cache_writes",
-            "saving_in_window_usd", "monthly_saving_usd"]
     if calls.empty:
-        return pd.DataFrame(columns=cols)
-    days = window_days(calls["usage_date"])
+        return pd.DataFrame(columns=PREFIX_CACHE_COLUMNS)
     df = pd.DataFrame({c: calls[c].array for c in ["workspace_id", "agent_id", "model", "prompt_fingerprint",
                                                     "input_tokens", "cached_input_tokens"]})
     df["t"] = epoch_ns(calls["started_at"])
     df["n"] = np.arange(len(df), dtype=np.int64)  # ties in time replay in the frame's order
+    with duckdb.connect() as conn:
+        conn.register("calls", df)
+        return prefix_cache_in(conn, "calls", prices, window or Window.of(calls["usage_date"]),
+                               ttl_minutes, min_prefix_tokens)
+
+
+def prefix_cache_in(conn, calls: str, prices: pd.DataFrame, window: Window,
+                    ttl_minutes: float = DEFAULT_TTL_MINUTES,
+                    min_prefix_tokens: int = MIN_CACHEABLE_PREFIX_TOKENS) -> pd.DataFrame:
+    """fingerprint_prefix_cache over a relation of `conn`: `calls` names a table, view or
+    subquery with workspace_id, agent_id, model, prompt_fingerprint, input_tokens,
+    cached_input_tokens, t (epoch ns) and n (replay order among equal t). A prompt's prefix
+    is shared by every agent sending the same fingerprint to the same model, so the replay
+    needs all the calls at once: the analytics step runs it on the warehouse itself
+    (DuckDB spills what does not fit in memory), not on a shard of the agents in pandas."""
     p = prices[["model", "input_usd_per_mtok", "cached_input_usd_per_mtok", "cache_write_usd_per_mtok"]].copy()
     for c in ["input_usd_per_mtok", "cached_input_usd_per_mtok", "cache_write_usd_per_mtok"]:
         p[c] = p[c].astype(float)
     # The replay in DuckDB (windows per model x fingerprint in time order): in pandas, sorting
     # and grouping 10M calls by their string keys took ~20 s.
-    with duckdb.connect() as conn:
-        conn.register("calls", df)
-        conn.register("prices", p)
+    conn.register("prefix_cache_prices", p)
+    try:
         g = conn.execute(f"""
             with grouped as (
                 select workspace_id, agent_id, model, prompt_fingerprint, input_tokens, cached_input_tokens,
                        min(input_tokens) over (partition by model, prompt_fingerprint) as prefix,
                        coalesce(t - lag(t) over (partition by model, prompt_fingerprint order by t, n)
                                 <= {pd.Timedelta(minutes=ttl_minutes).value}, false) as hit
-                from calls),
+                from {calls}),
             tokens as (
                 select *, prompt_fingerprint is not null and prefix >= {int(min_prefix_tokens)} as eligible,
                        case when eligible and hit then prefix else 0 end as cacheable,
@@ -79,7 +95,7 @@ def fingerprint_prefix_cache(calls: pd.DataFrame, prices: pd.DataFrame,
                        case when p.cache_write_usd_per_mtok < p.input_usd_per_mtok then 0
                             else p.cache_write_usd_per_mtok::decimal(18, 9) - p.input_usd_per_mtok::decimal(18, 9)
                        end * 0.000001 as write_premium
-                from tokens tk left join prices p on tk.model = p.model)
+                from tokens tk left join prefix_cache_prices p on tk.model = p.model)
             select workspace_id, agent_id, model, count(*) as calls, sum(input_tokens)::bigint as input_tokens,
                    sum(cacheable)::bigint as cacheable_tokens, sum(cached_input_tokens)::bigint as already_cached_tokens,
                    sum(redundant)::bigint as redundant_prefix_tokens, count(*) filter (where written > 0) as cache_writes,
@@ -87,13 +103,17 @@ def fingerprint_prefix_cache(calls: pd.DataFrame, prices: pd.DataFrame,
                        as saving_in_window_usd
             from priced group by all
             order by workspace_id nulls last, agent_id nulls last, model nulls last""").df()
+    finally:
+        conn.unregister("prefix_cache_prices")
+    if g.empty:
+        return pd.DataFrame(columns=PREFIX_CACHE_COLUMNS)
     g["cacheable_share"] = (g["cacheable_tokens"] / g["input_tokens"].where(g["input_tokens"] > 0)).fillna(0).round(6)
     g["saving_in_window_usd"] = g["saving_in_window_usd"].map(usd)
-    g["monthly_saving_usd"] = g["saving_in_window_usd"].map(lambda x: monthly(x, days))
-    return g[cols].sort_values("monthly_saving_usd", ascending=False).reset_index(drop=True)
+    g["monthly_saving_usd"] = g["saving_in_window_usd"].map(lambda x: monthly(x, window.days))
+    return g[PREFIX_CACHE_COLUMNS].sort_values("monthly_saving_usd", ascending=False).reset_index(drop=True)
 
 
-def duplicate_llm_calls(calls: pd.DataFrame, ttl_hours: float = 24.0) -> pd.DataFrame:
+def duplicate_llm_calls(calls: pd.DataFrame, ttl_hours: float = 24.0, window: Window | None = None) -> pd.DataFrame:
     """Exact-duplicate candidates whose response a cache could serve: the same agent, model,
     prompt fingerprint and input size as a successful call within `ttl_hours` before. Per
     agent: calls, duplicates, hit rate, their token cost in the window and per month.
@@ -103,7 +123,7 @@ def duplicate_llm_calls(calls: pd.DataFrame, ttl_hours: float = 24.0) -> pd.Data
             "monthly_saving_usd"]
     if calls.empty:
         return pd.DataFrame(columns=cols)
-    days = window_days(calls["usage_date"])
+    days = (window or Window.of(calls["usage_date"])).days
     key = ["agent_id", "model", "prompt_fingerprint", "input_tokens"]
     df = pd.DataFrame({c: calls[c].array for c in ["workspace_id", *key]})
     df["t"] = epoch_ns(calls["started_at"])

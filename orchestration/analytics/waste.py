@@ -7,7 +7,7 @@ Capacity is priced as in cost_optimization (one warm instance of the allocation 
 import pandas as pd
 
 from orchestration.analytics.cost_optimization import HOURS_PER_MONTH, standing_cost_per_month
-from orchestration.analytics.findings import finding, monthly, period_of, usd, window_days
+from orchestration.analytics.findings import Window, finding, monthly, usd
 from orchestration.analytics.frames import group_quantile
 
 IDLE_MAX_EXECUTIONS_PER_DAY = 1.0
@@ -17,12 +17,13 @@ HIGH_FAILURE_X_MEDIAN = 2.0        # ... and above twice the fleet's median fail
 
 
 def idle_agents(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
-                max_per_day: float = IDLE_MAX_EXECUTIONS_PER_DAY) -> tuple[pd.DataFrame, list[dict]]:
+                max_per_day: float = IDLE_MAX_EXECUTIONS_PER_DAY, window: Window | None = None
+                ) -> tuple[pd.DataFrame, list[dict]]:
     """Agents with fewer than `max_per_day` executions per day on average over the window
     (zero included): their warm instance sits idle. Saving = the allocation held all month
-    (scale to zero; start on demand)."""
-    days = window_days(executions["usage_date"])
-    period = period_of(executions["usage_date"])
+    (scale to zero; start on demand). window: the executions' (default: of this frame)."""
+    window = window or Window.of(executions["usage_date"])
+    days, period = window.days, window.period
     n = executions.groupby("agent_id").size()
     df = agents.copy()
     df["executions"] = df["agent_id"].map(n).fillna(0).astype(int)
@@ -54,12 +55,12 @@ def oversized_agents(sizing: pd.DataFrame, exclude: set[str] = frozenset(), peri
 
 
 def gpu_waste_from_executions(executions: pd.DataFrame, agents: pd.DataFrame, rates: dict,
-                              idle_util_pct: float = GPU_IDLE_UTIL_PCT, exclude: set[str] = frozenset()
-                              ) -> tuple[pd.DataFrame, list[dict]]:
+                              idle_util_pct: float = GPU_IDLE_UTIL_PCT, exclude: set[str] = frozenset(),
+                              window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Agents with allocated GPUs whose executions' p95 GPU utilization is at or below
     `idle_util_pct`: the allocated GPUs are idle; saving = the GPUs held all month
     (move the work to CPU or a shared / fractional GPU)."""
-    period = period_of(executions["usage_date"])
+    period = (window or Window.of(executions["usage_date"])).period
     g = executions.groupby("agent_id").agg(
         mean_gpu_util_pct=("gpu_usage_percent", "mean"),
         gpu_compute_units=("gpu_compute_units", lambda s: float(s.astype(float).sum())))
@@ -126,14 +127,26 @@ def failed_execution_cost(executions: pd.DataFrame, min_rate: float = HIGH_FAILU
     """Per agent: failed and timed-out executions and what they cost (total_cost). A finding
     when the failure rate is above `min_rate` and above `x_median` x the fleet median;
     saving = the cost of the failures above the fleet median rate (the normal rate stays)."""
-    days = window_days(executions["usage_date"])
-    period = period_of(executions["usage_date"])
+    return failure_findings(failure_counts(executions), Window.of(executions["usage_date"]), min_rate, x_median)
+
+
+def failure_counts(executions: pd.DataFrame) -> pd.DataFrame:
+    """Per workspace x agent (in that order): executions, failures and their cost, each
+    agent's from its own executions (the per-agent half of failed_execution_cost)."""
     ex = executions.copy(deep=False)  # copy-on-write: new columns stay in this frame, no 4M-row copy
     ex["failed"] = ~ex["status"].eq("success")
     ex["cost"] = ex["total_cost"].astype(float)
     ex["failed_cost"] = ex["cost"].where(ex["failed"], 0.0)
-    g = ex.groupby(["workspace_id", "agent_id"], as_index=False).agg(
+    return ex.groupby(["workspace_id", "agent_id"], as_index=False).agg(
         executions=("failed", "size"), failures=("failed", "sum"), failed_cost_usd=("failed_cost", "sum"))
+
+
+def failure_findings(counts: pd.DataFrame, window: Window, min_rate: float = HIGH_FAILURE_RATE,
+                     x_median: float = HIGH_FAILURE_X_MEDIAN) -> tuple[pd.DataFrame, list[dict]]:
+    """failure_counts of every agent against the fleet's median failure rate (the fleet-wide
+    half of failed_execution_cost); `window`: the executions'."""
+    days, period = window.days, window.period
+    g = counts.copy()
     g["failure_rate"] = g["failures"] / g["executions"]
     median = float(g["failure_rate"].median()) if not g.empty else 0.0
     g["fleet_median_failure_rate"] = median
@@ -151,10 +164,10 @@ def failed_execution_cost(executions: pd.DataFrame, min_rate: float = HIGH_FAILU
     return g, rows
 
 
-def unused_cache(executions: pd.DataFrame, rates: dict) -> tuple[pd.DataFrame, list[dict]]:
+def unused_cache(executions: pd.DataFrame, rates: dict, window: Window | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Agents that keep cached data (cache_size_mb > 0) but never got a prompt-cache hit:
     the cache is unused; saving = its average size x storage per GB-month."""
-    period = period_of(executions["usage_date"])
+    period = (window or Window.of(executions["usage_date"])).period
     g = executions.groupby(["workspace_id", "agent_id"], as_index=False).agg(
         mean_cache_mb=("cache_size_mb", "mean"), prompt_cache_hits=("prompt_cache_hits", "sum"))
     g["unused"] = (g["mean_cache_mb"].fillna(0) > 0) & (g["prompt_cache_hits"].fillna(0) == 0)

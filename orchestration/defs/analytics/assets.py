@@ -6,7 +6,9 @@ DataFrames) and materializes every table as its own asset.
 """
 
 import datetime as dt
+import math
 import time
+from dataclasses import dataclass
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -79,6 +81,11 @@ class AnalyticsSettings(dg.Config):
     # is not judged on its old peaks), and the step's work stays that of a month as history
     # grows. Monthly figures are the window's per-day average x 30.4. 0: all the history.
     window_days: int = 30
+    # Rows (executions + LLM calls + API calls of the window) read into pandas at a time. A
+    # bigger window is analysed a shard of the agents at a time (and the API calls a group of
+    # endpoints at a time; report.build_sharded), with the same tables: the step's memory is
+    # a shard's, whatever the fleet's size. ~1 GiB of frames per million rows read at once.
+    rows_per_shard: int = 3_000_000
 
 
 def window_start(conn, window_days: int):
@@ -93,27 +100,199 @@ def window_start(conn, window_days: int):
     return None if latest is None else latest - dt.timedelta(days=window_days - 1)
 
 
-def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table]), window_days: int = 0) -> dict:
+def _analysed(table: str) -> str:
+    return ", ".join(ANALYSED_COLUMNS[table])
+
+
+def read_inputs(conn, columns=_analysed, window_days: int = 0) -> dict:
     """build_all's frames from the warehouse: each mart's `columns(table)` in its key order (the
     analysed columns by default), the facts limited to the last `window_days` days
     (`window_start`; 0: all), the agents and reference tables whole, gpu_samples None while
     marts.fct_gpu_samples does not exist. Read through Arrow (read_frame): at 10M calls `.df()`
     ran out of memory."""
     start = window_start(conn, window_days)
-    since = "" if start is None else f" where usage_date >= date '{start}'"
-    frames = {name: read_frame(conn, f"select {columns(table)} from marts.{table}"
-                                     f"{since if name in DATED else ''} order by {order}")
+    frames = {name: read_frame(conn, f"select {columns(table)} from marts.{table} "
+                                     f"where {_since(start) if name in DATED else 'true'} order by {order}")
               for name, (table, order) in FACTS.items()}
-    frames["prices"] = read_frame(conn, "select * from reference.model_prices order by all")
-    frames["rate_card"] = read_frame(conn, "select * from reference.compute_rate_card order by all")
+    return {**frames, **read_reference(conn, start, columns)}
+
+
+def _since(start) -> str:
+    """The window's condition on usage_date (start None: every day)."""
+    return "true" if start is None else f"usage_date >= date '{start}'"
+
+
+def read_reference(conn, start, columns=_analysed) -> dict:
+    """The frames read whole whatever the shards: prices, rate card, and the GPU samples
+    from `start` (None while marts.fct_gpu_samples does not exist)."""
+    frames = {"prices": read_frame(conn, "select * from reference.model_prices order by all"),
+              "rate_card": read_frame(conn, "select * from reference.compute_rate_card order by all")}
     table, order = GPU_SAMPLES
     has_gpu = conn.execute(
         f"select count(*) from information_schema.tables where table_schema = 'marts' and table_name = '{table}'"
     ).fetchall()[0][0] > 0
-    gpu_since = "" if start is None else f" where sampled_at >= timestamp '{start}'"
+    gpu_since = "true" if start is None else f"sampled_at >= timestamp '{start}'"
     frames["gpu_samples"] = read_frame(
-        conn, f"select {columns(table)} from marts.{table}{gpu_since} order by {order}") if has_gpu else None
+        conn, f"select {columns(table)} from marts.{table} where {gpu_since} order by {order}") if has_gpu else None
     return frames
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """How the analysed window is read: the agents in shards and the API calls' endpoints in
+    groups (each a list of ids; None: the rows without one), `rows` in the window."""
+
+    start: dt.date | None
+    agent_shards: list[list[str | None]]
+    endpoint_groups: list[list[str | None]]
+    rows: int
+
+
+def pack(weights: list[tuple[str | None, int]], bins: int) -> list[list[str | None]]:
+    """Ids into at most `bins` lists of about equal total weight (largest first, each into
+    the lightest list), at most half as many lists as ids, and, given two ids or more, no
+    list of one: pandas sums the floats of a group-by with a single group without its usual
+    compensation, so a shard of one agent (or a group of one endpoint) could differ from the
+    whole frame's table in the last bit. A lone id takes the lightest id of the longest list."""
+    bins = max(1, min(bins, len(weights) // 2))
+    lists: list[list] = [[] for _ in range(bins)]
+    loads = [0] * bins
+    for key, n in sorted(weights, key=lambda kv: (-kv[1], kv[0] is None, kv[0] or "")):
+        lightest = loads.index(min(loads))
+        lists[lightest].append((key, n))
+        loads[lightest] += n
+    while True:
+        single = next((members for members in lists if len(members) == 1), None)
+        fullest = max(lists, key=len)
+        if single is None or len(fullest) < 3:
+            break
+        single.append(fullest.pop())  # the fullest list's lightest id (they went in heaviest first)
+    return [[key for key, _ in members] for members in lists if members]
+
+
+def plan_shards(conn, window_days: int, rows_per_shard: int) -> ShardPlan:
+    """Enough shards that each holds about `rows_per_shard` rows of the window (executions,
+    LLM calls, API calls; an agent's rows are never split), every agent of dim_agents and of
+    the facts in one of them; the endpoints likewise in groups of about that many API calls."""
+    start = window_start(conn, window_days)
+    since = _since(start)
+    agents = conn.execute(f"""
+        select agent_id, sum(n)::bigint from (
+            {" union all ".join(f"select agent_id, count(*) as n from marts.{FACTS[name][0]} where {since} group by all"
+                                for name in DATED)}
+            union all select agent_id, 0 from marts.dim_agents)
+        group by all""").fetchall()
+    endpoints = conn.execute(
+        f"select endpoint, count(*) from marts.fct_api_calls where {since} group by all").fetchall()
+    rows = sum(n for _, n in agents)
+    api_rows = sum(n for _, n in endpoints)
+    per_shard = max(rows_per_shard, 1)
+    return ShardPlan(start, pack(agents, math.ceil(rows / per_shard)), pack(endpoints, math.ceil(api_rows / per_shard)),
+                     rows)
+
+
+def windows_of(conn, start) -> "Windows":
+    """report.Windows of the analysed window, from the warehouse: what Windows.of gives for
+    the whole frames, and the hours hourly_load spans (executions of a known agent)."""
+    from orchestration.analytics.findings import Window
+    from orchestration.analytics.report import Windows
+
+    import pandas as pd
+
+    def window(table: str) -> Window:
+        first, last = conn.execute(f"select min(usage_date), max(usage_date) from marts.{table} "
+                                   f"where {_since(start)}").fetchall()[0]
+        return Window() if first is None else Window(pd.Timestamp(first), pd.Timestamp(last))
+
+    # hourly_load groups by agent and hour: executions without an agent do not widen its range
+    first_hour, last_hour = conn.execute(
+        "select min(date_trunc('hour', \"timestamp\")), max(date_trunc('hour', \"timestamp\")) "
+        f"from marts.fct_resource_utilization where {_since(start)} and agent_id is not null").fetchall()[0]
+    hours = None if first_hour is None else (pd.Timestamp(first_hour), pd.Timestamp(last_hour))
+    return Windows(*(window(FACTS[name][0]) for name in DATED), hours=hours)
+
+
+def _one_of(column: str, ids: list[str | None]) -> str:
+    """SQL: `column` is one of `ids` (None: null)."""
+    named = [i for i in ids if i is not None]
+    terms = ([f"{column} in ({', '.join(_literal(i) for i in named)})"] if named else [])
+    return "(" + " or ".join(terms + ([f"{column} is null"] if None in ids else [])) + ")"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_agent_shard(conn, plan: ShardPlan, agents: list[str | None]) -> dict:
+    """These agents and their rows of the window, each fact in the order read_inputs gives
+    it (that order restricted to these agents)."""
+    of_shard = _one_of("agent_id", agents)
+    frames = {name: read_frame(conn, f"select {_analysed(table)} from marts.{table} "
+                                     f"where {_since(plan.start)} and {of_shard} order by {order}")
+              for name, (table, order) in FACTS.items() if name in DATED}
+    frames["agents"] = read_frame(conn, f"select {_analysed('dim_agents')} from marts.dim_agents "
+                                        f"where {of_shard} order by agent_id")
+    return frames
+
+
+def read_endpoint_group(conn, plan: ShardPlan, endpoints: list[str | None]):
+    """Every API call of the window to these endpoints, in read_inputs' order."""
+    table, order = FACTS["api_calls"]
+    return read_frame(conn, f"select {_analysed(table)} from marts.{table} where {_since(plan.start)} "
+                            f"and {_one_of('endpoint', endpoints)} order by {order}")
+
+
+def prompt_cache_in_warehouse(conn, start, prices, window):
+    """fingerprint_prefix_cache over the window's LLM calls, replayed in the warehouse: the
+    frame read_inputs gives is in call_id order, which orders the replay's ties."""
+    from orchestration.analytics.prompt_cache import prefix_cache_in
+
+    calls = ("(select workspace_id, agent_id, model, prompt_fingerprint, input_tokens, cached_input_tokens, "
+             f"epoch_ns(started_at) as t, call_id as n from marts.fct_llm_calls where {_since(start)})")
+    return prefix_cache_in(conn, calls, prices, window)
+
+
+def build_tables(duckdb: DuckDBResource, window_days: int, rows_per_shard: int, log=None) -> tuple[dict, dict]:
+    """Every analytics table from the warehouse, whole frames when the window fits in one
+    shard, else shard by shard, each read on a connection of its own (kept short: one
+    writer per DuckDB file). Returns the tables and how they were read."""
+    from orchestration.analytics.report import build_all, build_sharded
+
+    with duckdb.get_connection() as conn:
+        plan = plan_shards(conn, window_days, rows_per_shard)
+        if len(plan.agent_shards) <= 1:
+            frames = read_inputs(conn, window_days=window_days)
+    if len(plan.agent_shards) <= 1:
+        info = {"agent_shards": 1, "endpoint_groups": 1, "rows": plan.rows,
+                "gpu_telemetry": frames["gpu_samples"] is not None}
+        return build_all(**frames), info
+
+    with duckdb.get_connection() as conn:
+        whole = read_reference(conn, plan.start)
+        whole["agents"] = read_frame(conn, f"select {_analysed('dim_agents')} from marts.dim_agents order by agent_id")
+        windows = windows_of(conn, plan.start)
+        cache = prompt_cache_in_warehouse(conn, plan.start, whole["prices"], windows.llm_calls)
+
+    def shards():
+        for i, agents in enumerate(plan.agent_shards):
+            if log:
+                log(f"agent shard {i + 1} of {len(plan.agent_shards)}: {len(agents)} agents")
+            with duckdb.get_connection() as conn:
+                frames = read_agent_shard(conn, plan, agents)
+            yield frames
+            del frames
+
+    def endpoint_groups():
+        for endpoints in plan.endpoint_groups:
+            with duckdb.get_connection() as conn:
+                calls = read_endpoint_group(conn, plan, endpoints)
+            yield calls
+            del calls
+
+    tables = build_sharded(shards(), endpoint_groups(), whole["agents"], whole["prices"], whole["rate_card"],
+                           windows, cache, whole["gpu_samples"])
+    return tables, {"agent_shards": len(plan.agent_shards), "endpoint_groups": len(plan.endpoint_groups), "rows": plan.rows,
+                    "gpu_telemetry": whole["gpu_samples"] is not None}
 
 
 @dg.multi_asset(
@@ -125,19 +304,14 @@ def read_inputs(conn, columns=lambda table: ", ".join(ANALYSED_COLUMNS[table]), 
 def analytics_tables(context: dg.AssetExecutionContext, config: AnalyticsSettings, duckdb: DuckDBResource):
     # pandas and the analytics modules are imported here, not at module level: definitions load faster
     from orchestration.analytics.findings import markdown_table
-    from orchestration.analytics.report import build_all
 
     started = time.monotonic()
-    with duckdb.get_connection() as conn:
-        frames = read_inputs(conn, window_days=config.window_days)
-    has_gpu = frames["gpu_samples"] is not None
-    gpu_note = ("marts.fct_gpu_samples analysed" if has_gpu else
+    tables, read = build_tables(duckdb, config.window_days, config.rows_per_shard, log=context.log.info)
+    gpu_note = ("marts.fct_gpu_samples analysed" if read["gpu_telemetry"] else
                 "skipped: marts.fct_gpu_samples does not exist (no nvidia-smi telemetry ingested yet); "
                 "GPU waste comes from the executions (gpu_utilization)")
-    if not has_gpu:
+    if not read["gpu_telemetry"]:
         context.log.info(f"GPU telemetry {gpu_note}")
-
-    tables = build_all(**frames)
 
     with duckdb.get_connection() as conn:
         conn.execute("create schema if not exists analytics")
@@ -151,7 +325,8 @@ def analytics_tables(context: dg.AssetExecutionContext, config: AnalyticsSetting
     elapsed = round(time.monotonic() - started, 2)
     for name, df in tables.items():
         meta = {"dagster/row_count": len(df), "table": f"analytics.{name}", "window": window,
-                "seconds_for_all_tables": elapsed}
+                "seconds_for_all_tables": elapsed, "rows_analysed": read["rows"],
+                "agent_shards": read["agent_shards"], "endpoint_groups": read["endpoint_groups"]}
         if name == "findings":
             meta["top_findings"] = dg.MetadataValue.md(markdown_table(
                 f, ["priority", "kind", "subject_id", "monthly_saving_usd", "effort", "evidence"], 10))
