@@ -194,10 +194,10 @@ def plan_shards(conn, window_days: int, rows_per_shard: int) -> ShardPlan:
 def windows_of(conn, start) -> "Windows":
     """report.Windows of the analysed window, from the warehouse: what Windows.of gives for
     the whole frames, and the hours hourly_load spans (executions of a known agent)."""
+    import pandas as pd
+
     from orchestration.analytics.findings import Window
     from orchestration.analytics.report import Windows
-
-    import pandas as pd
 
     def window(table: str) -> Window:
         first, last = conn.execute(f"select min(usage_date), max(usage_date) from marts.{table} "
