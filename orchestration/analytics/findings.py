@@ -63,11 +63,6 @@ class Window:
         return f"{self.first:%Y-%m-%d}..{self.last:%Y-%m-%d} ({self.days} days)"
 
 
-def window_days(dates: pd.Series) -> int:
-    """Calendar days from the first to the last date in `dates`, inclusive (>= 1)."""
-    return Window.of(dates).days
-
-
 def monthly(amount_in_window, days: int) -> float:
     """Monthly-ize an amount observed over `days` days: per-day average x 30.4."""
     return usd(float(amount_in_window) / max(int(days), 1) * DAYS_PER_MONTH)
@@ -109,10 +104,6 @@ def findings_frame(rows: list[dict]) -> pd.DataFrame:
         return df
     return df.sort_values(["priority", "monthly_saving_usd", "finding_id"],
                           ascending=[True, False, True]).reset_index(drop=True)
-
-
-def period_of(dates: pd.Series) -> str:
-    return Window.of(dates).period
 
 
 def markdown_table(df: pd.DataFrame, columns: list[str], limit: int = 10) -> str:

@@ -6,7 +6,7 @@ Model sizing (a smaller model of the same provider meeting the same success rate
 
 import pandas as pd
 
-from orchestration.analytics.findings import finding, period_of
+from orchestration.analytics.findings import finding
 from orchestration.analytics.frames import group_quantile
 
 MIN_RESPONSE_CACHE_HIT_RATE = 0.20
@@ -75,5 +75,4 @@ def response_cache_findings(dups: pd.DataFrame, period: str,
             for r in dups.itertuples() if r.hit_rate > min_hit_rate]
 
 
-__all__ = ["token_distribution", "token_efficiency_metrics", "prompt_cache_findings", "response_cache_findings",
-           "period_of"]
+__all__ = ["token_distribution", "token_efficiency_metrics", "prompt_cache_findings", "response_cache_findings"]
