@@ -121,8 +121,9 @@ def endpoint_part(api_calls: pd.DataFrame, window: Window) -> Part:
     return Part(t, rows)
 
 
-def _in_order(frames: list[pd.DataFrame], by: list[str] | None, agents: pd.DataFrame) -> pd.DataFrame:
-    """The shards' rows of one table, in the order the whole frames give."""
+def _in_order(frames: list[pd.DataFrame], by: list[str] | None, agents: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The parts' rows of one table, in the order the whole frames give: a stable sort on
+    `by`, or (None) the agents frame's order."""
     frames = [f for f in frames if not f.empty] or frames[:1]
     if len(frames) == 1:
         return frames[0]
@@ -135,14 +136,6 @@ def _in_order(frames: list[pd.DataFrame], by: list[str] | None, agents: pd.DataF
     else:
         order = df.sort_values(by, kind="stable").index
     return df.loc[order].reset_index(drop=True)
-
-
-def _endpoint_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty] or frames[:1]
-    if len(frames) == 1:
-        return frames[0]
-    return (pd.concat(frames, ignore_index=True).infer_objects()
-            .sort_values("endpoint", kind="stable").reset_index(drop=True))
 
 
 def build_sharded(agent_shards: Iterable[dict], endpoint_groups: Iterable[pd.DataFrame], agents: pd.DataFrame,
@@ -185,7 +178,7 @@ def fleet_tables(parts: list[Part], endpoint_parts: list[Part], agents: pd.DataF
                  weights: dict | None, ttl_minutes: float) -> dict[str, pd.DataFrame]:
     """What compares agents or sums the fleet, from the parts; every table."""
     t = {name: _in_order([p.tables[name] for p in parts], by, agents) for name, by in AGENT_TABLES.items()}
-    t.update({name: _endpoint_order([p.tables[name] for p in endpoint_parts]) for name in ENDPOINT_TABLES})
+    t.update({name: _in_order([p.tables[name] for p in endpoint_parts], ["endpoint"]) for name in ENDPOINT_TABLES})
     rows = [r for p in parts + endpoint_parts for r in p.rows]
     ex_w = windows.executions
     days, period = ex_w.days, ex_w.period
